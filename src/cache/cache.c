@@ -1,0 +1,710 @@
+/*
+ * cache: storage semantics over the lock-free table (see cache.h).
+ *
+ * Invariants:
+ *  - An item in the table has ITEM_LINKED (set just after insertion) and
+ *    holds one table reference, taken before insertion.
+ *  - Exactly one thread unlinks an item: the one whose table_del,
+ *    table_replace or table_add_replace removed it. That thread clears
+ *    ITEM_LINKED, does the stats, and retires the table reference.
+ *  - Retired references are dropped after an RCU grace period: in batches
+ *    through call_rcu (limbo), or synchronously when a thread that needs
+ *    memory now evicts (reclaim()).
+ *  - Items are immutable once linked, except exptime (touch/gat) and the
+ *    flag bits; a change of value is a new item swapped in.
+ *
+ * Flush: every stored item gets a sequence number (it is also its CAS);
+ * flush_all makes items with a smaller number invisible. A delayed flush
+ * sets a deadline after which every item is invisible until the tick that
+ * turns it into a sequence bound, which reproduces memcached's
+ * second-granular oldest_live rule exactly.
+ */
+#include "cache/cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "cache/evict.h"
+#include "cache/table.h"
+#include "util/numparse.h"
+
+#define LIMBO_CAP 256             /* retired items per call_rcu batch */
+#define RECLAIM_BATCH 32          /* victims per eviction round */
+#define ALLOC_ATTEMPTS 8          /* eviction rounds before out of memory */
+#define INCR_MAX_STORAGE 24       /* room for a u64 in decimal */
+
+struct limbo {
+    struct rcu_head head;
+    unsigned n;
+    struct item *items[LIMBO_CAP];
+};
+
+struct cache_thread {
+    struct cache_stats st;        /* this thread's counters (atomic) */
+    struct limbo *limbo;
+    struct cache_thread *next;
+};
+
+static struct cache_options opts;
+static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
+static uint64_t flush_seq;        /* atomic: items below are flushed */
+static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cache_thread *threads;
+static struct cache_stats retired_stats; /* from exited threads */
+static __thread struct cache_thread *self;
+
+#define STAT_ADD(field, v) \
+    __atomic_store_n(&self->st.field, self->st.field + (v), __ATOMIC_RELAXED)
+
+int cache_setup(const struct cache_options *o)
+{
+    opts = *o;
+    if (slab_setup(&o->slab) != 0) {
+        return -1;
+    }
+    evict_setup();
+    return table_setup(o->hashpower);
+}
+
+void cache_teardown(void)
+{
+    table_teardown();
+    slab_teardown();
+}
+
+bool cache_uses_cas(void)
+{
+    return opts.use_cas;
+}
+
+void cache_thread_init(void)
+{
+    rcu_register_thread();
+    self = calloc(1, sizeof(*self));
+    self->limbo = calloc(1, sizeof(*self->limbo));
+    pthread_mutex_lock(&threads_lock);
+    self->next = threads;
+    threads = self;
+    pthread_mutex_unlock(&threads_lock);
+}
+
+static void add_stats(struct cache_stats *to, const struct cache_stats *from)
+{
+    const int64_t *f = (const int64_t *)from;
+    int64_t *t = (int64_t *)to;
+    size_t i;
+
+    /* Every field is a 64-bit counter. */
+    for (i = 0; i < sizeof(*from) / sizeof(int64_t); i++) {
+        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+    }
+}
+
+void cache_thread_fini(void)
+{
+    struct cache_thread **p;
+
+    cache_quiesce();
+    free(self->limbo);
+    pthread_mutex_lock(&threads_lock);
+    for (p = &threads; *p != NULL; p = &(*p)->next) {
+        if (*p == self) {
+            *p = self->next;
+            break;
+        }
+    }
+    add_stats(&retired_stats, &self->st);
+    pthread_mutex_unlock(&threads_lock);
+    free(self);
+    self = NULL;
+    rcu_unregister_thread();
+}
+
+static void limbo_release(struct rcu_head *head)
+{
+    struct limbo *l = caa_container_of(head, struct limbo, head);
+    unsigned i;
+
+    for (i = 0; i < l->n; i++) {
+        item_put(l->items[i]);
+    }
+    free(l);
+}
+
+void cache_quiesce(void)
+{
+    struct limbo *l = self->limbo;
+
+    if (l->n == 0) {
+        return;
+    }
+    self->limbo = calloc(1, sizeof(*self->limbo));
+    call_rcu(&l->head, limbo_release);
+}
+
+size_t cache_item_bytes(const struct item *it)
+{
+    /* memcached's ITEM_ntotal, so `bytes` reads the same. */
+    return SLAB_MEMCACHED_HEADER + it->nkey + 1 +
+           ((it->iflags & ITEM_CFLAGS) ? 4 : 0) + it->nbytes + 2 +
+           (opts.use_cas ? 8 : 0);
+}
+
+uint64_t cache_item_cas(const struct item *it)
+{
+    return opts.use_cas ? item_seq(it) : 0;
+}
+
+bool cache_item_live(const struct item *it, rel_time_t now)
+{
+    rel_time_t e = item_exptime(it);
+    rel_time_t d;
+
+    if (e != 0 && e <= now) {
+        return false;
+    }
+    if (item_seq(it) < __atomic_load_n(&flush_seq, __ATOMIC_ACQUIRE)) {
+        return false;
+    }
+    d = __atomic_load_n(&flush_deadline, __ATOMIC_ACQUIRE);
+    return d == 0 || d > now;
+}
+
+void cache_retire(struct item *it, bool evicted, bool expired)
+{
+    bool fetched = (item_flags_load(it) & ITEM_FETCHED) != 0;
+
+    STAT_ADD(curr_items, -1);
+    STAT_ADD(bytes, -(int64_t)cache_item_bytes(it));
+    if (evicted) {
+        STAT_ADD(evictions, 1);
+        if (!fetched) {
+            STAT_ADD(evicted_unfetched, 1);
+        }
+    }
+    if (expired) {
+        STAT_ADD(reclaimed, 1);
+        if (!fetched) {
+            STAT_ADD(expired_unfetched, 1);
+        }
+    }
+}
+
+/* it was removed from the table by this thread: account and retire it. */
+static void unlinked(struct item *it)
+{
+    __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
+    cache_retire(it, false, false);
+    self->limbo->items[self->limbo->n++] = it;
+    if (self->limbo->n == LIMBO_CAP) {
+        cache_quiesce();
+    }
+}
+
+/* Gives it a sequence number and the table's reference, before insert. */
+static void prepare_link(struct item *it)
+{
+    item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
+    __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
+}
+
+static void undo_link(struct item *it)
+{
+    __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
+}
+
+/* it is now in the table. */
+static void linked(struct item *it)
+{
+    __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
+    STAT_ADD(curr_items, 1);
+    STAT_ADD(total_items, 1);
+    STAT_ADD(bytes, (int64_t)cache_item_bytes(it));
+}
+
+/* Unlinks a dead item found by a reader (lazy expiry). */
+static void unlink_dead(struct item *it)
+{
+    bool won;
+
+    rcu_read_lock();
+    won = table_del(it);
+    rcu_read_unlock();
+    if (won) {
+        __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED,
+                           __ATOMIC_RELEASE);
+        cache_retire(it, false, true);
+        self->limbo->items[self->limbo->n++] = it;
+        if (self->limbo->n == LIMBO_CAP) {
+            cache_quiesce();
+        }
+    }
+}
+
+/* Looks key up and takes a reference; NULL if absent, dead or saturated. */
+static struct item *get_ref(const char *key, size_t nkey, uint64_t hash,
+                            bool count_misses)
+{
+    rel_time_t now = clock_now();
+    struct item *it;
+
+    rcu_read_lock();
+    it = table_lookup(key, nkey, hash, NULL);
+    if (it != NULL && !item_ref(it)) {
+        it = NULL;
+    }
+    rcu_read_unlock();
+    if (it != NULL && !cache_item_live(it, now)) {
+        if (count_misses) {
+            rel_time_t e = item_exptime(it);
+
+            if (e != 0 && e <= now) {
+                STAT_ADD(get_expired, 1);
+            } else {
+                STAT_ADD(get_flushed, 1);
+            }
+        }
+        unlink_dead(it);
+        item_put(it);
+        it = NULL;
+    }
+    return it;
+}
+
+struct item *cache_get(const char *key, size_t nkey, bool touch,
+                       rel_time_t exptime)
+{
+    struct item *it = get_ref(key, nkey, table_hash(key, nkey), true);
+
+    if (it != NULL) {
+        if (touch) {
+            __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
+        }
+        item_mark_active(it);
+    }
+    return it;
+}
+
+/*
+ * Frees memory for class cls by evicting, and releases this thread's own
+ * retired items at the same grace period. Returns how many were released.
+ */
+static size_t reclaim(unsigned cls, bool chunked)
+{
+    struct item *victims[2 * RECLAIM_BATCH + LIMBO_CAP];
+    struct limbo *l = self->limbo;
+    size_t n = 0, i;
+
+    if (opts.evict) {
+        n = evict_collect(cls, victims, RECLAIM_BATCH);
+        if (chunked && cls != slab_largest_class()) {
+            n += evict_collect(slab_largest_class(), victims + n,
+                               RECLAIM_BATCH);
+        }
+    } else {
+        /* -M: expired items may still be reclaimed, as memcached does. */
+        n = evict_crawl(4096, victims, RECLAIM_BATCH);
+    }
+    for (i = 0; i < l->n; i++) {
+        victims[n++] = l->items[i];
+    }
+    l->n = 0;
+    if (n == 0) {
+        /* Memory may be waiting in other threads' call_rcu batches. */
+        rcu_barrier();
+        return 0;
+    }
+    synchronize_rcu();
+    for (i = 0; i < n; i++) {
+        item_put(victims[i]);
+    }
+    return n;
+}
+
+enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
+                              rel_time_t exptime, size_t nbytes,
+                              struct item **out)
+{
+    /* memcached's size test, so the same sizes are "too large". */
+    size_t mc_total = SLAB_MEMCACHED_HEADER + nkey + 1 + (cflags ? 4 : 0) +
+                      nbytes + 2 + (opts.use_cas ? 8 : 0);
+    unsigned cls = item_alloc_class(nkey, cflags, nbytes);
+    bool chunked = slab_class_for(item_total_size(nkey, cflags, nbytes)) == 0;
+    int attempt;
+
+    *out = NULL;
+    if (mc_total > opts.item_size_max || cls == 0) {
+        return CACHE_TOO_LARGE;
+    }
+    for (attempt = 0; attempt < ALLOC_ATTEMPTS; attempt++) {
+        *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+        if (*out != NULL) {
+            return CACHE_OK;
+        }
+        reclaim(cls, chunked);
+    }
+    return CACHE_NO_MEMORY;
+}
+
+/* Builds old's value with data appended or prepended; NULL if no memory. */
+static struct item *concat(struct item *old, struct item *data, bool append)
+{
+    struct item *it;
+    size_t on = old->nbytes, dn = data->nbytes;
+    char buf[4096];
+    size_t off;
+
+    if (cache_alloc(item_key(old), old->nkey, item_cflags(old),
+                    item_exptime(old), on + dn, &it) != CACHE_OK) {
+        return NULL;
+    }
+    /* Copy through a bounce buffer: either side may be chunked. */
+    for (off = 0; off < on + dn; ) {
+        size_t n = on + dn - off < sizeof(buf) ? on + dn - off : sizeof(buf);
+        size_t first = append ? on : dn;
+        struct item *a = append ? old : data, *b = append ? data : old;
+        size_t i = 0;
+
+        while (i < n) {
+            size_t pos = off + i, take;
+
+            if (pos < first) {
+                take = first - pos < n - i ? first - pos : n - i;
+                item_copy_out(a, pos, buf + i, take);
+            } else {
+                take = n - i;
+                item_copy_out(b, pos - first, buf + i, take);
+            }
+            i += take;
+        }
+        item_copy_in(it, off, buf, n);
+        off += n;
+    }
+    return it;
+}
+
+/* Swaps fresh in for exactly old; false if old was changed meanwhile. */
+static bool swap_exact(struct item *old, struct item *fresh, uint64_t hash)
+{
+    struct cds_lfht_iter iter;
+    bool ok = false;
+
+    prepare_link(fresh);
+    rcu_read_lock();
+    if (table_lookup(item_key(old), old->nkey, hash, &iter) == old) {
+        ok = table_replace(&iter, fresh, hash);
+    }
+    rcu_read_unlock();
+    if (!ok) {
+        undo_link(fresh);
+        return false;
+    }
+    linked(fresh);
+    unlinked(old);
+    return true;
+}
+
+static enum cache_status store_concat(struct item *it, bool append,
+                                      uint64_t hash)
+{
+    for (;;) {
+        struct item *old = get_ref(item_key(it), it->nkey, hash, false);
+        struct item *fresh;
+        bool ok;
+
+        if (old == NULL) {
+            return CACHE_NOT_STORED;
+        }
+        fresh = concat(old, it, append);
+        if (fresh == NULL) {
+            item_put(old);
+            return CACHE_NOT_STORED;
+        }
+        ok = swap_exact(old, fresh, hash);
+        item_put(old);
+        item_put(fresh);
+        if (ok) {
+            return CACHE_STORED;
+        }
+    }
+}
+
+enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
+                              uint64_t cas)
+{
+    uint64_t hash = table_hash(item_key(it), it->nkey);
+
+    if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
+        return store_concat(it, mode == CACHE_APPEND, hash);
+    }
+    for (;;) {
+        struct cds_lfht_iter iter;
+        rel_time_t now = clock_now();
+        struct item *old, *got;
+        enum cache_status st;
+
+        prepare_link(it);
+        rcu_read_lock();
+        if (mode == CACHE_SET) {
+            old = table_add_replace(it, hash);
+            rcu_read_unlock();
+            linked(it);
+            if (old != NULL) {
+                unlinked(old);
+            }
+            return CACHE_STORED;
+        }
+        old = table_lookup(item_key(it), it->nkey, hash, &iter);
+        if (old != NULL && !cache_item_live(old, now)) {
+            if (mode == CACHE_ADD && table_replace(&iter, it, hash)) {
+                rcu_read_unlock();
+                linked(it);
+                unlinked(old);
+                return CACHE_STORED;
+            }
+            if (mode == CACHE_ADD) {
+                rcu_read_unlock();
+                undo_link(it);
+                continue;         /* it changed under us: look again */
+            }
+            old = NULL;           /* dead counts as absent */
+        }
+        if (mode == CACHE_ADD) {
+            if (old != NULL) {
+                item_mark_active(old); /* memcached bumps it */
+                st = CACHE_NOT_STORED;
+            } else if ((got = table_add_unique(it, hash)) == NULL) {
+                rcu_read_unlock();
+                linked(it);
+                return CACHE_STORED;
+            } else {
+                rcu_read_unlock();
+                undo_link(it);
+                continue;         /* raced with another insert */
+            }
+        } else if (old == NULL) {
+            st = mode == CACHE_CAS ? CACHE_NOT_FOUND : CACHE_NOT_STORED;
+        } else if (mode == CACHE_CAS && cache_item_cas(old) != cas) {
+            st = CACHE_EXISTS;
+        } else if (table_replace(&iter, it, hash)) {
+            rcu_read_unlock();
+            linked(it);
+            unlinked(old);
+            return CACHE_STORED;
+        } else {
+            rcu_read_unlock();
+            undo_link(it);
+            continue;
+        }
+        rcu_read_unlock();
+        undo_link(it);
+        return st;
+    }
+}
+
+/* Parses an item's value as memcached's incr does; false if not a number. */
+static bool value_number(const struct item *it, uint64_t *v)
+{
+    char small[64];
+    char *buf = small;
+    bool ok;
+
+    if (it->nbytes == 0 || (it->iflags & ITEM_CHUNKED)) {
+        return false;
+    }
+    if (it->nbytes + 2 > sizeof(small)) {
+        buf = malloc(it->nbytes + 2);
+        if (buf == NULL) {
+            return false;
+        }
+    }
+    item_copy_out(it, 0, buf, it->nbytes);
+    /* memcached parses up to the stored "\r\n", which counts as space. */
+    buf[it->nbytes] = '\r';
+    buf[it->nbytes + 1] = '\0';
+    ok = num_parse_u64(buf, v);
+    if (buf != small) {
+        free(buf);
+    }
+    return ok;
+}
+
+enum cache_status cache_delta(const char *key, size_t nkey, bool incr,
+                              uint64_t delta, char *out, size_t *outlen)
+{
+    uint64_t hash = table_hash(key, nkey);
+
+    for (;;) {
+        struct item *old = get_ref(key, nkey, hash, false);
+        struct item *fresh;
+        uint64_t v;
+        size_t len, newlen;
+        bool ok;
+
+        if (old == NULL) {
+            return CACHE_NOT_FOUND;
+        }
+        if (!value_number(old, &v)) {
+            item_put(old);
+            return CACHE_NON_NUMERIC;
+        }
+        if (incr) {
+            v += delta;
+        } else {
+            v = delta > v ? 0 : v - delta;
+        }
+        len = (size_t)num_format_u64(v, out);
+        /* memcached rewrites in place when the number fits, padding the
+         * old length with spaces; clients can see that, so do the same. */
+        newlen = len <= old->nbytes ? old->nbytes : len;
+        if (cache_alloc(key, nkey, item_cflags(old), item_exptime(old),
+                        newlen, &fresh) != CACHE_OK) {
+            item_put(old);
+            return CACHE_NO_MEMORY;
+        }
+        item_copy_in(fresh, 0, out, len);
+        if (newlen > len) {
+            char pad[INCR_MAX_STORAGE + 64];
+            size_t off = len;
+
+            memset(pad, ' ', sizeof(pad));
+            while (off < newlen) {
+                size_t n = newlen - off < sizeof(pad) ? newlen - off
+                                                      : sizeof(pad);
+                item_copy_in(fresh, off, pad, n);
+                off += n;
+            }
+        }
+        ok = swap_exact(old, fresh, hash);
+        item_put(old);
+        item_put(fresh);
+        if (ok) {
+            *outlen = len;
+            return CACHE_OK;
+        }
+    }
+}
+
+enum cache_status cache_delete(const char *key, size_t nkey)
+{
+    uint64_t hash = table_hash(key, nkey);
+
+    for (;;) {
+        struct item *old = get_ref(key, nkey, hash, false);
+        bool won;
+
+        if (old == NULL) {
+            return CACHE_NOT_FOUND;
+        }
+        rcu_read_lock();
+        won = table_del(old);
+        rcu_read_unlock();
+        if (won) {
+            unlinked(old);
+        }
+        item_put(old);
+        if (won) {
+            return CACHE_OK;
+        }
+    }
+}
+
+enum cache_status cache_touch(const char *key, size_t nkey,
+                              rel_time_t exptime)
+{
+    struct item *it = get_ref(key, nkey, table_hash(key, nkey), false);
+
+    if (it == NULL) {
+        return CACHE_NOT_FOUND;
+    }
+    __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
+    item_mark_active(it);
+    item_put(it);
+    return CACHE_OK;
+}
+
+void cache_unlink_key(const char *key, size_t nkey)
+{
+    struct item *it = get_ref(key, nkey, table_hash(key, nkey), false);
+
+    if (it != NULL) {
+        bool won;
+
+        rcu_read_lock();
+        won = table_del(it);
+        rcu_read_unlock();
+        if (won) {
+            unlinked(it);
+        }
+        item_put(it);
+    }
+}
+
+void cache_flush(int32_t delay)
+{
+    rel_time_t now = clock_now();
+    rel_time_t when = delay > 0 ? clock_expiry(delay) : now;
+
+    if (opts.use_cas) {
+        /* memcached: oldest_live = when - 1; due now means flush by CAS. */
+        if (when - 1 <= now) {
+            __atomic_store_n(&flush_deadline, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&flush_seq,
+                             __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
+                             __ATOMIC_RELEASE);
+            return;
+        }
+        when -= 1;
+    }
+    __atomic_store_n(&flush_deadline, when, __ATOMIC_RELEASE);
+}
+
+void cache_tick(void)
+{
+    rel_time_t d = __atomic_load_n(&flush_deadline, __ATOMIC_ACQUIRE);
+
+    /* Items stored during the deadline's second are flushed too; once it
+     * is over, a sequence bound replaces the deadline. */
+    if (d != 0 && clock_now() > d) {
+        __atomic_store_n(&flush_seq,
+                         __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
+        __atomic_compare_exchange_n(&flush_deadline, &d, 0, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    }
+}
+
+void cache_stats_sum(struct cache_stats *out)
+{
+    struct cache_thread *t;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&threads_lock);
+    add_stats(out, &retired_stats);
+    for (t = threads; t != NULL; t = t->next) {
+        add_stats(out, &t->st);
+    }
+    pthread_mutex_unlock(&threads_lock);
+    out->hash_bytes = table_buckets() * sizeof(struct cds_lfht_node);
+    out->hash_power = (uint64_t)__builtin_ctzll(table_buckets());
+}
+
+void cache_stats_reset(void)
+{
+    /* memcached's `stats reset` keeps curr_items and bytes. Only the owner
+     * thread writes its counters, so a reset is a request: counters are
+     * offset by what they read now. */
+    struct cache_stats now;
+    int64_t *r = (int64_t *)&retired_stats;
+    const int64_t *n = (const int64_t *)&now;
+    size_t i;
+
+    cache_stats_sum(&now);
+    pthread_mutex_lock(&threads_lock);
+    for (i = 2; i < 10; i++) {
+        r[i] -= n[i];
+    }
+    pthread_mutex_unlock(&threads_lock);
+}

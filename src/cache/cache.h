@@ -1,0 +1,136 @@
+/*
+ * cache: the one place that owns the RCU and reference-count policy for
+ * items, and the semantics of every storage command.
+ *
+ * Reads take no lock: an RCU read section, a table lookup, one atomic
+ * increment of the item's refcount, and a CLOCK bit set on the item.
+ * Writes build a complete new item and swap it into the table (add_replace,
+ * add_unique, or replace of the exact node that was read), so a
+ * read-modify-write either wins atomically or sees that it lost and retries;
+ * there is no lost update and no lock.
+ *
+ * An unlinked item is "retired": its table reference is dropped one RCU
+ * grace period later (batched through call_rcu), because a reader may have
+ * found it just before it was unlinked.
+ *
+ * Every thread that calls into the cache must call cache_thread_init() first
+ * and cache_quiesce() from time to time (it hands retired items to RCU).
+ * No function here may be called inside an RCU read-side section.
+ */
+#ifndef RC_CACHE_CACHE_H
+#define RC_CACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/item.h"
+#include "cache/slab.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct cache_options {
+    struct slab_options slab;
+    bool use_cas;                 /* !-C: report CAS values */
+    bool evict;                   /* !-M: evict when full */
+    unsigned hashpower;           /* -o hashpower: initial table size */
+    size_t item_size_max;         /* -I: largest item, memcached's measure */
+};
+
+enum cache_status {
+    CACHE_OK,
+    CACHE_STORED,
+    CACHE_NOT_STORED,
+    CACHE_EXISTS,
+    CACHE_NOT_FOUND,
+    CACHE_NON_NUMERIC,            /* incr/decr on a non-number */
+    CACHE_NO_MEMORY,              /* full and cannot (or may not) evict */
+    CACHE_TOO_LARGE,              /* larger than -I */
+};
+
+enum cache_store_mode {
+    CACHE_SET,
+    CACHE_ADD,
+    CACHE_REPLACE,
+    CACHE_APPEND,
+    CACHE_PREPEND,
+    CACHE_CAS,
+};
+
+/* Counters summed over threads; names follow memcached's stats. */
+struct cache_stats {
+    int64_t curr_items;
+    int64_t bytes;                /* memcached's measure of item bytes */
+    uint64_t total_items;
+    uint64_t evictions;
+    uint64_t reclaimed;           /* expired items whose memory was reused */
+    uint64_t expired_unfetched;
+    uint64_t evicted_unfetched;
+    uint64_t get_expired;
+    uint64_t get_flushed;
+    uint64_t crawler_reclaimed;
+    uint64_t hash_bytes;          /* filled by cache_stats_sum */
+    uint64_t hash_power;
+};
+
+int cache_setup(const struct cache_options *opts);
+void cache_teardown(void);
+
+void cache_thread_init(void);
+void cache_thread_fini(void);
+/* Hands this thread's retired items to RCU for freeing. */
+void cache_quiesce(void);
+
+/* Returns a referenced live item or NULL. With touch, also sets exptime
+ * (gat). The caller item_put()s it. */
+struct item *cache_get(const char *key, size_t nkey, bool touch,
+                       rel_time_t exptime);
+
+/* Allocates an item for a store, evicting if needed. CACHE_TOO_LARGE if it
+ * exceeds -I, CACHE_NO_MEMORY if full. */
+enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
+                              rel_time_t exptime, size_t nbytes,
+                              struct item **out);
+
+/* Stores a filled item. The caller keeps (and later puts) its reference.
+ * cas is the client's value for CACHE_CAS. */
+enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
+                              uint64_t cas);
+
+/* incr/decr: on CACHE_OK the decimal result is written to out (>= 21
+ * bytes) with its length. */
+enum cache_status cache_delta(const char *key, size_t nkey, bool incr,
+                              uint64_t delta, char *out, size_t *outlen);
+
+enum cache_status cache_delete(const char *key, size_t nkey);
+enum cache_status cache_touch(const char *key, size_t nkey,
+                              rel_time_t exptime);
+/* Removes key if present (a failed set must not leave the old value). */
+void cache_unlink_key(const char *key, size_t nkey);
+
+/* flush_all [delay]: items stored before the flush time become invisible. */
+void cache_flush(int32_t delay);
+/* Once a second after clock_update(): starts a due delayed flush. */
+void cache_tick(void);
+
+/* The CAS value a client sees for it (0 with -C). */
+uint64_t cache_item_cas(const struct item *it);
+/* Whether it is neither expired nor flushed at now. */
+bool cache_item_live(const struct item *it, rel_time_t now);
+/* memcached's size accounting for an item, for the `bytes` stat. */
+size_t cache_item_bytes(const struct item *it);
+
+/* Accounts for an item evict.c unlinked (stats only; the caller still
+ * owns the table reference and puts it after a grace period). */
+void cache_retire(struct item *it, bool evicted, bool expired);
+
+void cache_stats_sum(struct cache_stats *out);
+void cache_stats_reset(void);
+bool cache_uses_cas(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

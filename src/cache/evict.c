@@ -1,0 +1,145 @@
+/*
+ * evict: CLOCK hands over slab pages (see evict.h).
+ *
+ * Note that the hand reads chunks it does not own: a chunk may be free, being
+ * filled, linked, or just unlinked. Only ITEM_LINKED (read with acquire)
+ * decides whether it is a candidate, and the RCU read section held over the
+ * check and the table_del keeps a concurrently unlinked item's memory from
+ * being reused under us. table_del fails if another thread unlinked it
+ * first, so a victim is retired exactly once.
+ */
+#include "cache/evict.h"
+
+#include <pthread.h>
+
+#include "cache/cache.h"
+#include "cache/slab.h"
+#include "cache/table.h"
+
+struct hand {
+    pthread_mutex_t lock;
+    size_t page;                  /* arena page index */
+    size_t chunk;                 /* chunk index within the page */
+};
+
+static struct hand hands[SLAB_MAX_CLASSES];
+static struct hand crawl_hand;
+
+void evict_setup(void)
+{
+    unsigned i;
+
+    for (i = 0; i < SLAB_MAX_CLASSES; i++) {
+        pthread_mutex_init(&hands[i].lock, NULL);
+        hands[i].page = 0;
+        hands[i].chunk = 0;
+    }
+    pthread_mutex_init(&crawl_hand.lock, NULL);
+}
+
+/* Advances h to the next chunk of class cls (any class if cls == 0);
+ * returns it, or NULL if no page of that class exists. */
+static struct item *hand_next(struct hand *h, unsigned cls)
+{
+    size_t pages = slab_pages_used();
+    size_t tried;
+
+    for (tried = 0; tried <= pages; tried++) {
+        if (h->page >= pages) {
+            h->page = 0;
+            h->chunk = 0;
+        }
+        unsigned pc = slab_page_class(h->page);
+        if (pc != 0 && (cls == 0 || pc == cls)) {
+            if (h->chunk < slab_chunks_per_page(pc)) {
+                return (struct item *)(slab_page_base(h->page) +
+                                       h->chunk++ * slab_chunk_size(pc));
+            }
+        }
+        h->page++;
+        h->chunk = 0;
+    }
+    return NULL;
+}
+
+/* Tries to unlink it; true if this thread did. */
+static bool take(struct item *it)
+{
+    if (!table_del(it)) {
+        return false;
+    }
+    __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
+    return true;
+}
+
+size_t evict_collect(unsigned cls, struct item **out, size_t max)
+{
+    struct hand *h = &hands[cls];
+    struct slab_class_stats st;
+    rel_time_t now = clock_now();
+    size_t n = 0, budget;
+
+    slab_stats(cls, &st);
+    /* Two full turns: the first may only clear active bits. */
+    budget = 2 * st.total_chunks + 1;
+    pthread_mutex_lock(&h->lock);
+    rcu_read_lock();
+    while (n < max && budget-- > 0) {
+        struct item *it = hand_next(h, cls);
+        uint8_t f;
+
+        if (it == NULL) {
+            break;
+        }
+        f = item_flags_load(it);
+        if (!(f & ITEM_LINKED)) {
+            continue;
+        }
+        if (!cache_item_live(it, now)) {
+            if (take(it)) {
+                cache_retire(it, false, true);
+                out[n++] = it;
+            }
+            continue;
+        }
+        if (f & ITEM_ACTIVE) {
+            __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_ACTIVE,
+                               __ATOMIC_RELAXED);
+            continue;
+        }
+        if (__atomic_load_n(&it->refcount, __ATOMIC_ACQUIRE) != 1) {
+            continue;             /* someone is reading or writing it */
+        }
+        if (take(it)) {
+            cache_retire(it, true, false);
+            out[n++] = it;
+        }
+    }
+    rcu_read_unlock();
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
+
+size_t evict_crawl(size_t max_chunks, struct item **out, size_t max)
+{
+    rel_time_t now = clock_now();
+    size_t n = 0;
+
+    pthread_mutex_lock(&crawl_hand.lock);
+    rcu_read_lock();
+    while (n < max && max_chunks-- > 0) {
+        struct item *it = hand_next(&crawl_hand, 0);
+
+        if (it == NULL) {
+            break;
+        }
+        if ((item_flags_load(it) & ITEM_LINKED) &&
+            !cache_item_live(it, now) && take(it)) {
+            cache_retire(it, false, true);
+            out[n++] = it;
+        }
+    }
+    rcu_read_unlock();
+    pthread_mutex_unlock(&crawl_hand.lock);
+    return n;
+}

@@ -1,0 +1,173 @@
+/*
+ * item: the layout of a cached key/value and its reference count.
+ *
+ * An item lives in one slab chunk:
+ *
+ *   0        16        18     19     20       24        28        36
+ *   | lfht    | refcnt | flags| nkey | nbytes | exptime | seq/cas | [cflags]
+ *   | node    | u16    | u8   | u8   | u32    | u32     | u64     | [u32]
+ *   ... key (nkey bytes) | value (nbytes bytes, no trailing \r\n)
+ *
+ * The 28-byte header is smaller than memcached's 48 (+8 cas): no LRU list
+ * links (eviction sweeps slab pages instead), no slab class id (the page
+ * knows it), client flags stored only when non-zero, and the "\r\n" that
+ * ends every value on the wire is not stored. A 16-byte key with a 100-byte
+ * value fits a 152-byte chunk where memcached needs 192.
+ *
+ * Values larger than the largest slab chunk are CHUNKED: after the key the
+ * item holds an array of pointers to data chunks from the largest class,
+ * each starting with a zeroed ITEM_CHUNK_HDR so page sweepers skip them.
+ *
+ * Reference counting: a linked item holds one reference for the table
+ * (kept until a grace period after it is unlinked, so a reader that found it
+ * in an RCU read section may still take a reference), plus one per holder.
+ * The last item_put() frees the chunk(s). See cache.c for the RCU rules.
+ */
+#ifndef RC_CACHE_ITEM_H
+#define RC_CACHE_ITEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+
+#include "util/clock.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KEY_MAX_LENGTH 250        /* memcached's key length limit */
+
+enum item_flag {
+    ITEM_LINKED  = 1 << 0,        /* reachable from the table */
+    ITEM_CFLAGS  = 1 << 1,        /* has a 4-byte client flags field */
+    ITEM_CHUNKED = 1 << 2,        /* value is in separate data chunks */
+    ITEM_ACTIVE  = 1 << 3,        /* CLOCK reference bit: hit since sweep */
+    ITEM_FETCHED = 1 << 4,        /* read at least once (stats) */
+};
+
+struct item {
+    struct cds_lfht_node node;    /* table linkage; first, see slab.h */
+    uint16_t refcount;            /* atomic; see above */
+    uint8_t iflags;               /* atomic; enum item_flag */
+    uint8_t nkey;                 /* key length, <= KEY_MAX_LENGTH */
+    uint32_t nbytes;              /* value length in bytes */
+    rel_time_t exptime;           /* 0 = never; atomic (touch) */
+    /* seq (u64, unaligned), optional client flags, key, value follow */
+};
+
+#define ITEM_HDR_SIZE 28          /* bytes before the seq field */
+#define ITEM_SEQ_SIZE 8
+#define ITEM_CHUNK_HDR 32         /* zeroed prefix of a data chunk */
+/* Refcounts at or above this refuse new references (overflow guard). */
+#define ITEM_REFCOUNT_LIMIT 60000
+
+/* Bytes an item's first chunk needs for a key and value (not chunked). */
+static inline size_t item_total_size(size_t nkey, uint32_t cflags,
+                                     size_t nbytes)
+{
+    return ITEM_HDR_SIZE + ITEM_SEQ_SIZE + (cflags ? 4 : 0) + nkey + nbytes;
+}
+
+static inline uint64_t item_seq(const struct item *it)
+{
+    uint64_t v;
+
+    memcpy(&v, (const char *)it + ITEM_HDR_SIZE, sizeof(v));
+    return v;
+}
+
+static inline void item_set_seq(struct item *it, uint64_t seq)
+{
+    memcpy((char *)it + ITEM_HDR_SIZE, &seq, sizeof(seq));
+}
+
+static inline uint32_t item_cflags(const struct item *it)
+{
+    uint32_t v = 0;
+
+    if (it->iflags & ITEM_CFLAGS) {
+        memcpy(&v, (const char *)it + ITEM_HDR_SIZE + ITEM_SEQ_SIZE,
+               sizeof(v));
+    }
+    return v;
+}
+
+static inline char *item_key(const struct item *it)
+{
+    return (char *)it + ITEM_HDR_SIZE + ITEM_SEQ_SIZE +
+           ((it->iflags & ITEM_CFLAGS) ? 4 : 0);
+}
+
+/* Value of a non-chunked item. */
+static inline char *item_data(const struct item *it)
+{
+    return item_key(it) + it->nkey;
+}
+
+static inline uint8_t item_flags_load(const struct item *it)
+{
+    return __atomic_load_n(&it->iflags, __ATOMIC_ACQUIRE);
+}
+
+static inline rel_time_t item_exptime(const struct item *it)
+{
+    return __atomic_load_n(&it->exptime, __ATOMIC_RELAXED);
+}
+
+/* Sets the CLOCK bit on a hit; reads first so a hot item's cache line is
+ * not written on every hit. */
+static inline void item_mark_active(struct item *it)
+{
+    uint8_t want = ITEM_ACTIVE | ITEM_FETCHED;
+
+    if ((__atomic_load_n(&it->iflags, __ATOMIC_RELAXED) & want) != want) {
+        __atomic_or_fetch(&it->iflags, want, __ATOMIC_RELAXED);
+    }
+}
+
+/* Takes a reference. Must be called on an item that is known to hold one
+ * (found in an RCU read section, or already held). False if the count is
+ * saturated; the caller then treats the item as absent. */
+bool item_ref(struct item *it);
+
+/* Drops a reference; frees the item when it was the last. */
+void item_put(struct item *it);
+
+/*
+ * Allocates an unlinked item with refcount 1 (the caller's) and the given
+ * fields; the value is left for the caller to fill (item_segments). Chunked
+ * if the value does not fit the largest class. Returns NULL if no memory:
+ * the cache layer evicts and retries.
+ */
+struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
+                        rel_time_t exptime, size_t nbytes);
+
+/* Whether item_alloc can ever hold this (slab classes, chunking). */
+bool item_size_fits(size_t nkey, uint32_t cflags, size_t nbytes);
+
+/* Data chunks a chunked item needs, and the first class to allocate from. */
+unsigned item_alloc_class(size_t nkey, uint32_t cflags, size_t nbytes);
+
+/*
+ * Fills iov with the value's segments (one for a plain item, one per data
+ * chunk for a chunked one); returns the count. max must be >= the count
+ * item_segment_count() gives.
+ */
+int item_segments(const struct item *it, struct iovec *iov, int max);
+int item_segment_count(const struct item *it);
+
+/* Copies len bytes of the value starting at off into dst. */
+void item_copy_out(const struct item *it, size_t off, void *dst, size_t len);
+/* Copies len bytes from src into the value at off. */
+void item_copy_in(struct item *it, size_t off, const void *src, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,114 @@
+/*
+ * table: cds_lfht wrapper (see table.h).
+ *
+ * Note that the hash stored in the node is XXH3-64 of the key; cds_lfht
+ * splits buckets by its bit-reversed value, so all 64 bits matter.
+ */
+#include "cache/table.h"
+
+#include <xxhash.h>
+
+static struct cds_lfht *table;
+static size_t buckets;            /* atomic: current bucket count */
+
+#define TABLE_MAX_POWER 32
+
+int table_setup(unsigned hashpower)
+{
+    buckets = (size_t)1 << hashpower;
+    table = cds_lfht_new(buckets, buckets, (size_t)1 << TABLE_MAX_POWER, 0,
+                         NULL);
+    return table ? 0 : -1;
+}
+
+void table_teardown(void)
+{
+    /* Items live in the slab arena; the table is left to process exit,
+     * since cds_lfht_destroy requires an empty table. */
+    table = NULL;
+}
+
+uint64_t table_hash(const char *key, size_t nkey)
+{
+    return XXH3_64bits(key, nkey);
+}
+
+struct match_key {
+    const char *key;
+    size_t nkey;
+};
+
+static int match(struct cds_lfht_node *node, const void *arg)
+{
+    const struct match_key *k = arg;
+    struct item *it = caa_container_of(node, struct item, node);
+
+    return it->nkey == k->nkey && memcmp(item_key(it), k->key, k->nkey) == 0;
+}
+
+static struct item *to_item(struct cds_lfht_node *node)
+{
+    return node ? caa_container_of(node, struct item, node) : NULL;
+}
+
+struct item *table_lookup(const char *key, size_t nkey, uint64_t hash,
+                          struct cds_lfht_iter *iter)
+{
+    struct match_key k = { key, nkey };
+    struct cds_lfht_iter local;
+
+    if (iter == NULL) {
+        iter = &local;
+    }
+    cds_lfht_lookup(table, hash, match, &k, iter);
+    return to_item(cds_lfht_iter_get_node(iter));
+}
+
+struct item *table_add_replace(struct item *it, uint64_t hash)
+{
+    struct match_key k = { item_key(it), it->nkey };
+
+    return to_item(cds_lfht_add_replace(table, hash, match, &k, &it->node));
+}
+
+bool table_replace(struct cds_lfht_iter *iter, struct item *it,
+                   uint64_t hash)
+{
+    struct match_key k = { item_key(it), it->nkey };
+
+    return cds_lfht_replace(table, iter, hash, match, &k, &it->node) == 0;
+}
+
+struct item *table_add_unique(struct item *it, uint64_t hash)
+{
+    struct match_key k = { item_key(it), it->nkey };
+    struct cds_lfht_node *got;
+
+    got = cds_lfht_add_unique(table, hash, match, &k, &it->node);
+    return got == &it->node ? NULL : to_item(got);
+}
+
+bool table_del(struct item *it)
+{
+    return cds_lfht_del(table, &it->node) == 0;
+}
+
+size_t table_maybe_grow(size_t items)
+{
+    size_t cur = __atomic_load_n(&buckets, __ATOMIC_RELAXED);
+    size_t want = cur;
+
+    while (items > want + want / 2 && want < ((size_t)1 << TABLE_MAX_POWER)) {
+        want *= 2;
+    }
+    if (want != cur) {
+        cds_lfht_resize(table, want);
+        __atomic_store_n(&buckets, want, __ATOMIC_RELAXED);
+    }
+    return want;
+}
+
+size_t table_buckets(void)
+{
+    return __atomic_load_n(&buckets, __ATOMIC_RELAXED);
+}

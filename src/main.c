@@ -1,0 +1,237 @@
+/*
+ * main: options, then the setup of every module in dependency order,
+ * signals, the main thread's loop (listener and the one-second clock), and
+ * teardown on SIGTERM/SIGINT.
+ *
+ *   clock -> cache (slab, table, evict) -> crawler -> conn/dispatch/stats
+ *   -> workers -> listener -> loop ... signal -> reverse order
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+
+#include "cache/cache.h"
+#include "cache/crawler.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/worker.h"
+#include "server/dispatch.h"
+#include "server/options.h"
+#include "server/settings.h"
+#include "server/stats.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define CLOCK_TICK_MS 100         /* clock re-read period */
+#define MAX_MULTIGET_LINE (4 * 1024 * 1024)
+
+static struct event_base *main_base;
+
+static void on_clock(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    clock_update();
+    cache_tick();
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    LOG_AT(0, "Signal handled: %s.\n", strsignal((int)sig));
+    event_base_loopbreak(main_base);
+}
+
+static int raise_fd_limit(unsigned maxconns)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)maxconns + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return -1;
+    }
+    if (rl.rlim_cur >= want) {
+        return 0;
+    }
+    rl.rlim_cur = want;
+    if (rl.rlim_max < want) {
+        rl.rlim_max = want;
+    }
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "failed to set rlimit for open files. Try starting "
+                "as root or requesting smaller maxconns value.\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (getuid() != 0 && geteuid() != 0) {
+        return 0;                 /* -u only matters to root */
+    }
+    if (user == NULL) {
+        fprintf(stderr, "can't run as root without the -u switch\n");
+        return -1;
+    }
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        fprintf(stderr, "can't find the user %s to switch to\n", user);
+        return -1;
+    }
+    if (pw->pw_uid == 0) {
+        return 0;                 /* -u root: stay root, as asked */
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "failed to assume identity of user %s\n", user);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL) {
+        fprintf(stderr, "Could not open the pid file %s for writing: %s\n",
+                path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    return fclose(f);
+}
+
+static int setup_cache(const struct settings *s)
+{
+    struct cache_options co;
+    struct crawler_options cr;
+
+    memset(&co, 0, sizeof(co));
+    co.slab.mem_limit = s->maxbytes;
+    co.slab.page_size = s->slab_page_size;
+    co.slab.chunk_max = s->slab_chunk_max;
+    co.slab.min_space = s->chunk_size;
+    co.slab.factor = s->factor;
+    co.use_cas = s->use_cas;
+    co.evict = s->evict;
+    co.hashpower = s->hashpower;
+    co.item_size_max = s->item_size_max;
+    if (cache_setup(&co) != 0) {
+        return -1;
+    }
+    cr.reclaim = s->lru_crawler;
+    cr.sleep_us = s->lru_crawler_sleep;
+    return crawler_start(&cr);
+}
+
+int main(int argc, char **argv)
+{
+    static struct settings s;     /* read by stats and dispatch */
+    struct conn_options cno;
+    struct worker_options wo;
+    struct listener_options lo;
+    struct timeval tick = { 0, CLOCK_TICK_MS * 1000 };
+    struct event *clock_ev, *sigterm_ev, *sigint_ev;
+    char *pidpath = NULL;
+    int rc;
+
+    options_defaults(&s);
+    rc = options_parse(argc, argv, &s);
+    if (rc >= 0) {
+        return rc;
+    }
+    log_level = s.verbose;
+    signal(SIGPIPE, SIG_IGN);
+    if (raise_fd_limit(s.maxconns) != 0 || drop_privileges(s.user) != 0) {
+        return OPTIONS_EXIT_USAGE;
+    }
+    if (s.pidfile != NULL) {
+        pidpath = realpath(".", NULL);
+        if (pidpath != NULL && s.pidfile[0] != '/') {
+            size_t n = strlen(pidpath) + strlen(s.pidfile) + 2;
+            char *full = malloc(n);
+
+            snprintf(full, n, "%s/%s", pidpath, s.pidfile);
+            free(pidpath);
+            pidpath = full;
+        } else {
+            free(pidpath);
+            pidpath = strdup(s.pidfile);
+        }
+    }
+    if (s.daemonize && daemon(0, s.verbose > 0) != 0) {
+        fprintf(stderr, "failed to daemon() in order to daemonize\n");
+        return 1;
+    }
+    if (pidpath != NULL && write_pidfile(pidpath) != 0) {
+        return 1;
+    }
+
+    clock_setup();
+    if (setup_cache(&s) != 0) {
+        return 1;
+    }
+    cno.reqs_per_event = s.reqs_per_event;
+    cno.max_line = MAX_MULTIGET_LINE;
+    cno.idle_timeout = s.idle_timeout;
+    conn_setup(&cno);
+    dispatch_setup(&s);
+    stats_setup(&s);
+    conn_set_handler(dispatch_text_handler());
+
+    wo.nthreads = s.threads;
+    wo.thread_init = stats_thread_init;
+    wo.thread_fini = stats_thread_fini;
+    if (worker_setup(&wo) != 0) {
+        fprintf(stderr, "failed to start worker threads\n");
+        return 1;
+    }
+
+    main_base = event_base_new();
+    lo.interfaces = s.interfaces;
+    lo.port = s.port;
+    lo.unix_path = s.unix_path;
+    lo.unix_mask = s.unix_mask;
+    lo.backlog = s.backlog;
+    lo.max_conns = s.maxconns;
+    if (main_base == NULL || listener_setup(main_base, &lo) != 0) {
+        return 1;                 /* EX_OSERR in memcached; message above */
+    }
+    clock_ev = event_new(main_base, -1, EV_PERSIST, on_clock, NULL);
+    event_add(clock_ev, &tick);
+    sigterm_ev = evsignal_new(main_base, SIGTERM, on_signal, NULL);
+    sigint_ev = evsignal_new(main_base, SIGINT, on_signal, NULL);
+    event_add(sigterm_ev, NULL);
+    event_add(sigint_ev, NULL);
+
+    event_base_dispatch(main_base);
+
+    listener_teardown();
+    worker_teardown();
+    crawler_stop();
+    event_free(clock_ev);
+    event_free(sigterm_ev);
+    event_free(sigint_ev);
+    event_base_free(main_base);
+    if (pidpath != NULL) {
+        unlink(pidpath);
+        free(pidpath);
+    }
+    return 0;
+}

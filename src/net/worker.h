@@ -1,0 +1,54 @@
+/*
+ * worker: the -t worker threads. Each runs its own libevent loop and owns
+ * the connections handed to it; the listener hands over accepted sockets
+ * round robin through a queue and an eventfd. A worker also runs a short
+ * periodic timer that releases retired cache items (cache_quiesce) and
+ * closes idle connections (-o idle_timeout).
+ */
+#ifndef RC_NET_WORKER_H
+#define RC_NET_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+struct worker;
+
+/* Network counters, memcached's names; summed over workers. */
+struct net_stats {
+    uint64_t bytes_read;
+    uint64_t bytes_written;
+    uint64_t conn_yields;
+};
+
+struct worker_options {
+    unsigned nthreads;            /* -t */
+    void (*thread_init)(void);    /* run first in each worker thread */
+    void (*thread_fini)(void);    /* run last in each worker thread */
+};
+
+int worker_setup(const struct worker_options *opts);
+/* Stops every worker (closing its connections) and joins it. */
+void worker_teardown(void);
+
+/* Hands an accepted socket to the next worker (listener thread). */
+void worker_dispatch(int fd, bool is_unix);
+
+struct event_base *worker_base(struct worker *w);
+struct net_stats *worker_net_stats(struct worker *w);
+void worker_net_stats_sum(struct net_stats *out);
+void worker_net_stats_reset(void);
+unsigned worker_count(void);
+
+/* Connection counts (atomic), maintained by conn.c. */
+extern uint64_t worker_curr_conns;
+extern uint64_t worker_total_conns;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,290 @@
+/*
+ * dispatch: text protocol execution (see dispatch.h).
+ *
+ * The parser (proto/text.c) has already chosen memcached's error line for
+ * any malformed request; this file maps cache statuses to reply lines and
+ * keeps memcached's side effects: a rejected value is swallowed, a failed
+ * set removes the key's old value, noreply silences every line but values.
+ */
+#include "config.h"
+#include "server/dispatch.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "proto/text.h"
+#include "server/stats.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/numparse.h"
+
+#define VERSION_LINE "VERSION 1.6.18-ringcached-" PACKAGE_VERSION
+#define MAX_VERBOSITY 2
+
+static const struct settings *cfg;
+static struct text_options topts;
+
+void dispatch_setup(const struct settings *s)
+{
+    cfg = s;
+    topts.flush_enabled = s->flush_enabled;
+}
+
+static void reply(struct conn *c, bool noreply, const char *line)
+{
+    if (!noreply) {
+        conn_out_line(c, line);
+    }
+}
+
+static void value_header(struct conn *c, const struct item *it, bool cas)
+{
+    char buf[KEY_MAX_LENGTH + 80];
+    char *p = buf;
+
+    memcpy(p, "VALUE ", 6);
+    p += 6;
+    memcpy(p, item_key(it), it->nkey);
+    p += it->nkey;
+    *p++ = ' ';
+    p += num_format_u64(item_cflags(it), p);
+    *p++ = ' ';
+    p += num_format_u64(it->nbytes, p);
+    if (cas) {
+        *p++ = ' ';
+        p += num_format_u64(cache_item_cas(it), p);
+    }
+    *p++ = '\r';
+    *p++ = '\n';
+    conn_out(c, buf, (size_t)(p - buf));
+}
+
+static void do_get(struct conn *c, struct text_request *r)
+{
+    rel_time_t exptime = r->touch ? clock_expiry(r->exptime) : 0;
+    struct text_token *t = r->keys;
+
+    for (;;) {
+        for (; t->length != 0; t++) {
+            struct item *it = cache_get(t->value, t->length, r->touch,
+                                        exptime);
+
+            if (r->touch) {
+                STATS_INC(touch_cmds);
+            } else {
+                STATS_INC(get_cmds);
+            }
+            if (it == NULL) {
+                if (r->touch) {
+                    STATS_INC(touch_misses);
+                } else {
+                    STATS_INC(get_misses);
+                }
+                continue;
+            }
+            if (r->touch) {
+                STATS_INC(touch_hits);
+            } else {
+                STATS_INC(get_hits);
+            }
+            value_header(c, it, r->return_cas);
+            conn_out_value(c, it);
+            conn_out(c, "\r\n", 2);
+        }
+        if (t->value == NULL) {
+            break;
+        }
+        /* More keys than one tokenizer pass holds. */
+        text_tokenize(t->value, r->tokens, TEXT_MAX_TOKENS);
+        t = r->tokens;
+    }
+    conn_out(c, "END\r\n", 5);
+}
+
+static void do_store(struct conn *c, struct text_request *r)
+{
+    struct item *it;
+    enum cache_status st;
+    struct conn_pending *p;
+
+    st = cache_alloc(r->key, r->nkey, r->flags, clock_expiry(r->exptime),
+                     (size_t)r->vlen, &it);
+    if (st != CACHE_OK) {
+        if (st == CACHE_TOO_LARGE) {
+            STATS_INC(store_too_large);
+            reply(c, r->noreply, "SERVER_ERROR object too large for cache");
+        } else {
+            STATS_INC(store_no_memory);
+            reply(c, r->noreply, "SERVER_ERROR out of memory storing object");
+        }
+        conn_swallow(c, (size_t)r->vlen + 2);
+        /* A failed set must not leave the previous value visible. */
+        if (r->mode == TEXT_SET) {
+            cache_unlink_key(r->key, r->nkey);
+        }
+        return;
+    }
+    p = conn_pending(c);
+    p->mode = (int)r->mode;
+    p->cas = r->cas;
+    p->noreply = r->noreply;
+    conn_read_value(c, it);
+}
+
+static void on_value(struct conn *c, struct item *it, bool valid)
+{
+    struct conn_pending *p = conn_pending(c);
+    enum cache_status st;
+
+    STATS_INC(set_cmds);
+    if (!valid) {
+        reply(c, p->noreply, "CLIENT_ERROR bad data chunk");
+        return;
+    }
+    st = cache_store(it, (enum cache_store_mode)p->mode, p->cas);
+    switch (st) {
+    case CACHE_STORED:
+        if (p->mode == TEXT_CAS) {
+            STATS_INC(cas_hits);
+        }
+        reply(c, p->noreply, "STORED");
+        break;
+    case CACHE_EXISTS:
+        STATS_INC(cas_badval);
+        reply(c, p->noreply, "EXISTS");
+        break;
+    case CACHE_NOT_FOUND:
+        STATS_INC(cas_misses);
+        reply(c, p->noreply, "NOT_FOUND");
+        break;
+    default:
+        reply(c, p->noreply, "NOT_STORED");
+        break;
+    }
+}
+
+static void do_delta(struct conn *c, struct text_request *r)
+{
+    char num[32];
+    size_t len;
+
+    switch (cache_delta(r->key, r->nkey, r->incr, r->delta, num, &len)) {
+    case CACHE_OK:
+        if (r->incr) {
+            STATS_INC(incr_hits);
+        } else {
+            STATS_INC(decr_hits);
+        }
+        reply(c, r->noreply, num);
+        break;
+    case CACHE_NOT_FOUND:
+        if (r->incr) {
+            STATS_INC(incr_misses);
+        } else {
+            STATS_INC(decr_misses);
+        }
+        reply(c, r->noreply, "NOT_FOUND");
+        break;
+    case CACHE_NON_NUMERIC:
+        reply(c, r->noreply,
+              "CLIENT_ERROR cannot increment or decrement non-numeric value");
+        break;
+    default:
+        reply(c, r->noreply, "SERVER_ERROR out of memory");
+        break;
+    }
+}
+
+static void do_delete(struct conn *c, struct text_request *r)
+{
+    if (cache_delete(r->key, r->nkey) == CACHE_OK) {
+        STATS_INC(delete_hits);
+        reply(c, r->noreply, "DELETED");
+    } else {
+        STATS_INC(delete_misses);
+        reply(c, r->noreply, "NOT_FOUND");
+    }
+}
+
+static void do_touch(struct conn *c, struct text_request *r)
+{
+    STATS_INC(touch_cmds);
+    if (cache_touch(r->key, r->nkey, clock_expiry(r->exptime)) == CACHE_OK) {
+        STATS_INC(touch_hits);
+        reply(c, r->noreply, "TOUCHED");
+    } else {
+        STATS_INC(touch_misses);
+        reply(c, r->noreply, "NOT_FOUND");
+    }
+}
+
+static void on_line(struct conn *c, char *line, size_t len)
+{
+    struct text_request r;
+
+    (void)len;
+    LOG_AT(2, "<%d %s\n", conn_fd(c), line);
+    text_parse(line, &topts, &r);
+    switch (r.cmd) {
+    case TEXT_ERROR_REPLY:
+        reply(c, r.noreply, r.error);
+        break;
+    case TEXT_CLOSE_CONN:
+        conn_close_now(c);
+        break;
+    case TEXT_GET:
+        do_get(c, &r);
+        break;
+    case TEXT_STORE:
+        do_store(c, &r);
+        break;
+    case TEXT_DELTA:
+        do_delta(c, &r);
+        break;
+    case TEXT_DELETE:
+        do_delete(c, &r);
+        break;
+    case TEXT_TOUCH:
+        do_touch(c, &r);
+        break;
+    case TEXT_STATS:
+        if (stats_reply(c, r.stats_group, r.stats_arg) != 0) {
+            conn_out_line(c, "ERROR");
+        }
+        break;
+    case TEXT_FLUSH_ALL:
+        STATS_INC(flush_cmds);
+        cache_flush(r.exptime);
+        reply(c, r.noreply, "OK");
+        break;
+    case TEXT_VERSION:
+        conn_out_line(c, VERSION_LINE);
+        break;
+    case TEXT_VERBOSITY:
+        __atomic_store_n(&log_level, r.level > MAX_VERBOSITY ? MAX_VERBOSITY
+                                                            : (int)r.level,
+                         __ATOMIC_RELAXED);
+        reply(c, r.noreply, "OK");
+        break;
+    case TEXT_QUIT:
+        conn_close_after_write(c);
+        break;
+    case TEXT_SHUTDOWN:
+        if (!cfg->shutdown_enabled) {
+            conn_out_line(c, "ERROR: shutdown not enabled");
+        } else {
+            conn_close_now(c);
+            raise(SIGINT);
+        }
+        break;
+    }
+}
+
+static const struct conn_handler text_handler = { on_line, on_value };
+
+const struct conn_handler *dispatch_text_handler(void)
+{
+    return &text_handler;
+}

@@ -1,0 +1,385 @@
+/*
+ * options: command line parsing (see options.h).
+ *
+ * Only options that really work are accepted and listed by -h; a memcached
+ * option ringcached does not implement yet is rejected with a message, not
+ * silently ignored, so a deployment never runs without something it asked
+ * for.
+ */
+#include "config.h"
+#include "server/options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/numparse.h"
+
+void options_defaults(struct settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->port = 11211;
+    s->udp_port = 0;
+    s->unix_mask = 0700;
+    s->maxbytes = 64 * 1024 * 1024;
+    s->evict = true;
+    s->maxconns = 1024;
+    s->threads = 4;
+    s->reqs_per_event = 20;
+    s->use_cas = true;
+    s->backlog = 1024;
+    s->protocol = "auto-negotiate";
+    s->item_size_max = 1024 * 1024;
+    s->factor = 1.25;
+    s->chunk_size = 48;
+    s->flush_enabled = true;
+    s->hashpower = 16;
+    s->lru_crawler = true;
+    s->lru_crawler_sleep = 100;
+}
+
+static void usage(void)
+{
+    printf(PACKAGE_NAME " " PACKAGE_VERSION
+           " (memcached 1.6 compatible)\n"
+           "-p, --port=<num>          TCP port to listen on (default: 11211)\n"
+           "-U, --udp-port=<num>      UDP port; only 0 (off, the default) "
+           "is supported\n"
+           "-s, --unix-socket=<file>  UNIX socket to listen on (disables "
+           "network support)\n"
+           "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal "
+           "(default: 700)\n"
+           "-l, --listen=<addr>       interface to listen on (default: "
+           "INADDR_ANY);\n"
+           "                          a comma separated list of "
+           "host[:port] is accepted\n"
+           "-d, --daemon              run as a daemon\n"
+           "-u, --user=<user>         assume identity of <username> (only "
+           "when run as root)\n"
+           "-m, --memory-limit=<num>  item memory in megabytes "
+           "(default: 64)\n"
+           "-M, --disable-evictions   return error on memory exhausted "
+           "instead of evicting\n"
+           "-c, --conn-limit=<num>    max simultaneous connections "
+           "(default: 1024)\n"
+           "-v, --verbose             verbose (print errors/warnings while "
+           "in event loop)\n"
+           "-vv                       very verbose (also print client "
+           "commands/responses)\n"
+           "-vvv                      extremely verbose\n"
+           "-h, --help                print this help and exit\n"
+           "-V, --version             print version and exit\n"
+           "-P, --pidfile=<file>      save PID in <file>, only used with -d "
+           "option\n"
+           "-f, --slab-growth-factor=<num> chunk size growth factor "
+           "(default: 1.25)\n"
+           "-n, --slab-min-size=<bytes> min space used for key+value+flags "
+           "(default: 48)\n"
+           "-t, --threads=<num>       number of threads to use "
+           "(default: 4)\n"
+           "-R, --max-reqs-per-event  maximum number of requests per event, "
+           "limits the\n"
+           "                          requests processed per connection to "
+           "prevent\n"
+           "                          starvation (default: 20)\n"
+           "-C, --disable-cas         disable use of CAS\n"
+           "-b, --listen-backlog=<num> set the backlog queue limit "
+           "(default: 1024)\n"
+           "-B, --protocol=<name>     protocol: ascii or auto (default: "
+           "auto-negotiate)\n"
+           "-I, --max-item-size=<num> adjusts max item size "
+           "(default: 1m, min: 1k, max: 1024m)\n"
+           "-F, --disable-flush-all   disable flush_all command\n"
+           "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
+           "-o, --extended            comma separated list of extended "
+           "options:\n"
+           "   - hashpower:           an integer multiplier for how large "
+           "the hash\n"
+           "                          table should be at start (12-32, "
+           "default 16)\n"
+           "   - idle_timeout:        timeout for idle connections, seconds "
+           "(default: 0)\n"
+           "   - slab_chunk_max:      largest slab chunk; larger items are "
+           "chunked\n"
+           "                          (default: half of -I)\n"
+           "   - no_lru_crawler:      do not reclaim expired items in the "
+           "background\n"
+           "   - lru_crawler_sleep:   microseconds to sleep between crawler "
+           "batches\n"
+           "                          (default: 100)\n"
+           "   - modern:              accepted for compatibility; the "
+           "defaults are modern\n");
+}
+
+/* Prints msg, with arg after it when given, and returns the usage exit. */
+static int bad(const char *msg, const char *arg)
+{
+    fputs(msg, stderr);
+    if (arg[0] != '\0') {
+        fprintf(stderr, "%s\n", arg);
+    }
+    return OPTIONS_EXIT_USAGE;
+}
+
+/* -o a,b=c,... */
+static int parse_extended(char *list, struct settings *s)
+{
+    char *save = NULL, *opt;
+
+    for (opt = strtok_r(list, ",", &save); opt != NULL;
+         opt = strtok_r(NULL, ",", &save)) {
+        char *val = strchr(opt, '=');
+        uint32_t n;
+        uint64_t size;
+
+        if (val != NULL) {
+            *val++ = '\0';
+        }
+        if (strcmp(opt, "hashpower") == 0) {
+            if (val == NULL || !num_parse_u32(val, &n)) {
+                return bad("Missing numeric argument for hashpower\n", "");
+            }
+            if (n < 12) {
+                fprintf(stderr, "Initial hashtable multiplier of %u is too "
+                        "low\n", n);
+                return OPTIONS_EXIT_USAGE;
+            }
+            if (n > 32) {
+                fprintf(stderr, "Initial hashtable multiplier of %u is too "
+                        "high\nChoose a value based on \"STAT "
+                        "hash_power_level\" from a running instance\n", n);
+                return OPTIONS_EXIT_USAGE;
+            }
+            s->hashpower = n;
+        } else if (strcmp(opt, "idle_timeout") == 0) {
+            if (val == NULL || !num_parse_u32(val, &n)) {
+                return bad("Invalid numeric argument for idle_timeout\n", "");
+            }
+            s->idle_timeout = n;
+        } else if (strcmp(opt, "slab_chunk_max") == 0) {
+            if (val == NULL || !num_parse_size(val, &size)) {
+                return bad("Invalid numeric argument for slab_chunk_max\n",
+                           "");
+            }
+            s->slab_chunk_max = size;
+        } else if (strcmp(opt, "no_lru_crawler") == 0) {
+            s->lru_crawler = false;
+        } else if (strcmp(opt, "lru_crawler") == 0) {
+            s->lru_crawler = true;
+        } else if (strcmp(opt, "lru_crawler_sleep") == 0) {
+            if (val == NULL || !num_parse_u32(val, &n) || n > 1000000) {
+                return bad("Invalid numeric argument for lru_crawler_sleep\n",
+                           "");
+            }
+            s->lru_crawler_sleep = n;
+        } else if (strcmp(opt, "modern") == 0) {
+            /* memcached 1.5's "modern" defaults are ours already. */
+        } else {
+            fprintf(stderr, "Illegal suboption \"%s\"\n", opt);
+            return OPTIONS_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
+static const struct option long_opts[] = {
+    { "port", required_argument, NULL, 'p' },
+    { "udp-port", required_argument, NULL, 'U' },
+    { "unix-socket", required_argument, NULL, 's' },
+    { "unix-mask", required_argument, NULL, 'a' },
+    { "listen", required_argument, NULL, 'l' },
+    { "daemon", no_argument, NULL, 'd' },
+    { "user", required_argument, NULL, 'u' },
+    { "memory-limit", required_argument, NULL, 'm' },
+    { "disable-evictions", no_argument, NULL, 'M' },
+    { "conn-limit", required_argument, NULL, 'c' },
+    { "verbose", optional_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { "pidfile", required_argument, NULL, 'P' },
+    { "slab-growth-factor", required_argument, NULL, 'f' },
+    { "slab-min-size", required_argument, NULL, 'n' },
+    { "threads", required_argument, NULL, 't' },
+    { "max-reqs-per-event", required_argument, NULL, 'R' },
+    { "disable-cas", no_argument, NULL, 'C' },
+    { "listen-backlog", required_argument, NULL, 'b' },
+    { "protocol", required_argument, NULL, 'B' },
+    { "max-item-size", required_argument, NULL, 'I' },
+    { "disable-flush-all", no_argument, NULL, 'F' },
+    { "enable-shutdown", no_argument, NULL, 'A' },
+    { "extended", required_argument, NULL, 'o' },
+    { NULL, 0, NULL, 0 },
+};
+
+int options_parse(int argc, char **argv, struct settings *s)
+{
+    int c, rc;
+    uint32_t n;
+    uint64_t size;
+    char *end;
+
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, "p:U:s:a:l:du:m:Mc:vhVP:f:n:t:R:Cb:"
+                            "B:I:FAo:", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            s->port = atoi(optarg);
+            break;
+        case 'U':
+            s->udp_port = atoi(optarg);
+            if (s->udp_port != 0) {
+                return bad("UDP is not supported yet: -U must be 0\n", "");
+            }
+            break;
+        case 's':
+            s->unix_path = optarg;
+            break;
+        case 'a':
+            s->unix_mask = (int)strtol(optarg, &end, 8);
+            if (*end != '\0' || s->unix_mask < 0 || s->unix_mask > 0777) {
+                return bad("Invalid umask: ", optarg);
+            }
+            break;
+        case 'l':
+            s->interfaces = optarg;
+            break;
+        case 'd':
+            s->daemonize = true;
+            break;
+        case 'u':
+            s->user = optarg;
+            break;
+        case 'm':
+            if (!num_parse_size(optarg, &size)) {
+                return bad("Invalid value for -m: ", optarg);
+            }
+            /* A bare number is megabytes; a suffix gives the unit. */
+            s->maxbytes = strspn(optarg, "0123456789") == strlen(optarg)
+                          ? (size_t)size * 1024 * 1024 : (size_t)size;
+            break;
+        case 'M':
+            s->evict = false;
+            break;
+        case 'c':
+            if (!num_parse_u32(optarg, &n) || n == 0) {
+                return bad("Number of max connections must be greater "
+                           "than 0\n", "");
+            }
+            s->maxconns = n;
+            break;
+        case 'v':
+            s->verbose++;
+            break;
+        case 'h':
+            usage();
+            return 0;
+        case 'V':
+            printf("ringcached " PACKAGE_VERSION "\n");
+            return 0;
+        case 'P':
+            s->pidfile = optarg;
+            break;
+        case 'f':
+            s->factor = strtod(optarg, &end);
+            if (*end != '\0' || s->factor <= 1.0) {
+                return bad("Factor must be greater than 1\n", "");
+            }
+            break;
+        case 'n':
+            if (!num_parse_u32(optarg, &n) || n == 0) {
+                return bad("Chunk size must be greater than 0\n", "");
+            }
+            s->chunk_size = n;
+            break;
+        case 't':
+            if (!num_parse_u32(optarg, &n) || n == 0) {
+                return bad("Number of threads must be greater than 0\n", "");
+            }
+            if (n > 256) {
+                return bad("Number of threads may not exceed 256\n", "");
+            }
+            s->threads = n;
+            break;
+        case 'R':
+            if (!num_parse_u32(optarg, &n) || n == 0) {
+                return bad("Number of requests per event must be greater "
+                           "than 0\n", "");
+            }
+            s->reqs_per_event = n;
+            break;
+        case 'C':
+            s->use_cas = false;
+            break;
+        case 'b':
+            if (!num_parse_u32(optarg, &n) || n == 0) {
+                return bad("Invalid backlog: ", optarg);
+            }
+            s->backlog = (int)n;
+            break;
+        case 'B':
+            if (strcmp(optarg, "ascii") == 0) {
+                s->protocol = "ascii";
+            } else if (strcmp(optarg, "auto") == 0) {
+                s->protocol = "auto-negotiate";
+            } else if (strcmp(optarg, "binary") == 0) {
+                return bad("The binary protocol is not supported yet\n", "");
+            } else {
+                fprintf(stderr, "Invalid value for binding protocol: %s\n"
+                        " -- should be one of auto, binary, or ascii\n",
+                        optarg);
+                return OPTIONS_EXIT_USAGE;
+            }
+            break;
+        case 'I':
+            if (!num_parse_size(optarg, &size)) {
+                return bad("Invalid value for -I: ", optarg);
+            }
+            s->item_size_max = (size_t)size;
+            break;
+        case 'F':
+            s->flush_enabled = false;
+            break;
+        case 'A':
+            s->shutdown_enabled = true;
+            break;
+        case 'o':
+            rc = parse_extended(optarg, s);
+            if (rc >= 0) {
+                return rc;
+            }
+            break;
+        default:
+            fprintf(stderr, "Illegal argument \"%c\"\n", optopt ? optopt : '?');
+            return 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "Illegal argument \"%s\"\n", argv[optind]);
+        return 1;
+    }
+    if (s->item_size_max < 1024) {
+        return bad("Item max size cannot be less than 1024 bytes.\n", "");
+    }
+    if (s->item_size_max > 1024ULL * 1024 * 1024) {
+        return bad("Cannot set item size limit higher than 1 gigabyte.\n",
+                   "");
+    }
+    if (s->item_size_max > s->maxbytes / 2) {
+        return bad("Cannot set item size limit higher than 1/2 of memory "
+                   "max.\n", "");
+    }
+    s->slab_page_size = s->item_size_max;
+    if (s->slab_chunk_max == 0) {
+        s->slab_chunk_max = s->slab_page_size / 2;
+    }
+    if (s->slab_chunk_max > s->slab_page_size ||
+        s->slab_page_size % s->slab_chunk_max != 0) {
+        return bad("slab_chunk_max must divide the page size (-I) evenly\n",
+                   "");
+    }
+    if (s->slab_chunk_max < 1024) {
+        return bad("slab_chunk_max must be at least 1024 bytes\n", "");
+    }
+    return -1;
+}

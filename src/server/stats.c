@@ -1,0 +1,337 @@
+/*
+ * stats: command counters and `stats` output (see stats.h).
+ *
+ * Note that `stats reset` cannot zero another thread's counters without a
+ * race, so it records a baseline and reports differences from it.
+ */
+#include "config.h"
+#include "server/stats.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+
+#include <event2/event.h>
+
+#include "cache/cache.h"
+#include "cache/slab.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/worker.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define STATS_VERSION "1.6.18-ringcached-" PACKAGE_VERSION
+
+__thread struct cmd_stats *stats_self;
+
+struct stats_node {
+    struct cmd_stats st;
+    struct stats_node *next;
+};
+
+static const struct settings *cfg;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct stats_node *nodes;
+static struct cmd_stats retired;  /* counters of exited threads */
+static struct cmd_stats baseline; /* subtracted after `stats reset` */
+
+void stats_setup(const struct settings *s)
+{
+    cfg = s;
+}
+
+void stats_thread_init(void)
+{
+    struct stats_node *n = calloc(1, sizeof(*n));
+
+    cache_thread_init();
+    pthread_mutex_lock(&lock);
+    n->next = nodes;
+    nodes = n;
+    pthread_mutex_unlock(&lock);
+    stats_self = &n->st;
+}
+
+static void add(struct cmd_stats *to, const struct cmd_stats *from)
+{
+    const uint64_t *f = (const uint64_t *)from;
+    uint64_t *t = (uint64_t *)to;
+    size_t i;
+
+    for (i = 0; i < sizeof(*from) / sizeof(uint64_t); i++) {
+        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
+    }
+}
+
+void stats_thread_fini(void)
+{
+    struct stats_node **p;
+
+    pthread_mutex_lock(&lock);
+    for (p = &nodes; *p != NULL; p = &(*p)->next) {
+        if (&(*p)->st == stats_self) {
+            struct stats_node *n = *p;
+
+            *p = n->next;
+            add(&retired, &n->st);
+            free(n);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    stats_self = NULL;
+    cache_thread_fini();
+}
+
+static void sum(struct cmd_stats *out)
+{
+    struct stats_node *n;
+    uint64_t *o = (uint64_t *)out;
+    const uint64_t *b = (const uint64_t *)&baseline;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&lock);
+    add(out, &retired);
+    for (n = nodes; n != NULL; n = n->next) {
+        add(out, &n->st);
+    }
+    for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++) {
+        o[i] -= b[i];
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void reset(void)
+{
+    struct cmd_stats now;
+
+    sum(&now);
+    pthread_mutex_lock(&lock);
+    add(&baseline, &now);
+    pthread_mutex_unlock(&lock);
+    cache_stats_reset();
+    worker_net_stats_reset();
+}
+
+static void stat_u64(struct conn *c, const char *name, uint64_t v)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "STAT %s %llu\r\n", name,
+                     (unsigned long long)v);
+
+    conn_out(c, line, (size_t)n);
+}
+
+static void stat_str(struct conn *c, const char *name, const char *v)
+{
+    char line[320];
+    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, v);
+
+    conn_out(c, line, (size_t)n);
+}
+
+static void general(struct conn *c)
+{
+    struct cmd_stats s;
+    struct cache_stats cs;
+    struct net_stats ns;
+    struct rusage ru;
+    char buf[64];
+    rel_time_t now = clock_now();
+
+    sum(&s);
+    cache_stats_sum(&cs);
+    worker_net_stats_sum(&ns);
+    getrusage(RUSAGE_SELF, &ru);
+    stat_u64(c, "pid", (uint64_t)getpid());
+    stat_u64(c, "uptime", now);
+    stat_u64(c, "time", (uint64_t)(clock_started() + now));
+    stat_str(c, "version", STATS_VERSION);
+    stat_str(c, "libevent", event_get_version());
+    stat_u64(c, "pointer_size", 8 * sizeof(void *));
+    snprintf(buf, sizeof(buf), "%ld.%06ld", (long)ru.ru_utime.tv_sec,
+             (long)ru.ru_utime.tv_usec);
+    stat_str(c, "rusage_user", buf);
+    snprintf(buf, sizeof(buf), "%ld.%06ld", (long)ru.ru_stime.tv_sec,
+             (long)ru.ru_stime.tv_usec);
+    stat_str(c, "rusage_system", buf);
+    stat_u64(c, "max_connections", cfg->maxconns);
+    stat_u64(c, "curr_connections",
+             __atomic_load_n(&worker_curr_conns, __ATOMIC_RELAXED));
+    stat_u64(c, "total_connections",
+             __atomic_load_n(&worker_total_conns, __ATOMIC_RELAXED));
+    stat_u64(c, "rejected_connections",
+             __atomic_load_n(&listener_rejected_conns, __ATOMIC_RELAXED));
+    stat_u64(c, "connection_structures",
+             __atomic_load_n(&worker_curr_conns, __ATOMIC_RELAXED));
+    stat_u64(c, "cmd_get", s.get_cmds);
+    stat_u64(c, "cmd_set", s.set_cmds);
+    stat_u64(c, "cmd_flush", s.flush_cmds);
+    stat_u64(c, "cmd_touch", s.touch_cmds);
+    stat_u64(c, "get_hits", s.get_hits);
+    stat_u64(c, "get_misses", s.get_misses);
+    stat_u64(c, "get_expired", cs.get_expired);
+    stat_u64(c, "get_flushed", cs.get_flushed);
+    stat_u64(c, "delete_misses", s.delete_misses);
+    stat_u64(c, "delete_hits", s.delete_hits);
+    stat_u64(c, "incr_misses", s.incr_misses);
+    stat_u64(c, "incr_hits", s.incr_hits);
+    stat_u64(c, "decr_misses", s.decr_misses);
+    stat_u64(c, "decr_hits", s.decr_hits);
+    stat_u64(c, "cas_misses", s.cas_misses);
+    stat_u64(c, "cas_hits", s.cas_hits);
+    stat_u64(c, "cas_badval", s.cas_badval);
+    stat_u64(c, "touch_hits", s.touch_hits);
+    stat_u64(c, "touch_misses", s.touch_misses);
+    stat_u64(c, "store_too_large", s.store_too_large);
+    stat_u64(c, "store_no_memory", s.store_no_memory);
+    stat_u64(c, "bytes_read", ns.bytes_read);
+    stat_u64(c, "bytes_written", ns.bytes_written);
+    stat_u64(c, "limit_maxbytes", cfg->maxbytes);
+    stat_u64(c, "accepting_conns", 1);
+    stat_u64(c, "threads", cfg->threads);
+    stat_u64(c, "conn_yields", ns.conn_yields);
+    stat_u64(c, "hash_power_level", cs.hash_power);
+    stat_u64(c, "hash_bytes", cs.hash_bytes);
+    stat_u64(c, "hash_is_expanding", 0);
+    stat_u64(c, "bytes", cs.bytes > 0 ? (uint64_t)cs.bytes : 0);
+    stat_u64(c, "curr_items", cs.curr_items > 0 ? (uint64_t)cs.curr_items : 0);
+    stat_u64(c, "total_items", cs.total_items);
+    stat_u64(c, "expired_unfetched", cs.expired_unfetched);
+    stat_u64(c, "evicted_unfetched", cs.evicted_unfetched);
+    stat_u64(c, "evictions", cs.evictions);
+    stat_u64(c, "reclaimed", cs.reclaimed);
+    stat_u64(c, "crawler_reclaimed", cs.crawler_reclaimed);
+    stat_u64(c, "malloc_fails", 0);
+}
+
+static void settings_group(struct conn *c)
+{
+    char buf[64];
+
+    stat_u64(c, "maxbytes", cfg->maxbytes);
+    stat_u64(c, "maxconns", cfg->maxconns);
+    stat_u64(c, "tcpport", (uint64_t)cfg->port);
+    stat_u64(c, "udpport", (uint64_t)cfg->udp_port);
+    stat_str(c, "inter", cfg->interfaces ? cfg->interfaces : "NULL");
+    stat_u64(c, "verbosity",
+             (uint64_t)__atomic_load_n(&log_level, __ATOMIC_RELAXED));
+    stat_u64(c, "oldest", 0);
+    stat_str(c, "evictions", cfg->evict ? "on" : "off");
+    stat_str(c, "domain_socket", cfg->unix_path ? cfg->unix_path : "NULL");
+    snprintf(buf, sizeof(buf), "%o", (unsigned)cfg->unix_mask);
+    stat_str(c, "umask", buf);
+    snprintf(buf, sizeof(buf), "%.2f", cfg->factor);
+    stat_str(c, "growth_factor", buf);
+    stat_u64(c, "chunk_size", cfg->chunk_size);
+    stat_u64(c, "num_threads", cfg->threads);
+    stat_str(c, "stat_key_prefix", ":");
+    stat_str(c, "detail_enabled", "no");
+    stat_u64(c, "reqs_per_event", cfg->reqs_per_event);
+    stat_str(c, "cas_enabled", cfg->use_cas ? "yes" : "no");
+    stat_u64(c, "tcp_backlog", (uint64_t)cfg->backlog);
+    stat_str(c, "binding_protocol", cfg->protocol);
+    stat_str(c, "auth_enabled_sasl", "no");
+    stat_u64(c, "item_size_max", cfg->item_size_max);
+    stat_str(c, "maxconns_fast", "yes");
+    stat_u64(c, "hashpower_init", cfg->hashpower);
+    stat_str(c, "slab_reassign", "no");
+    stat_u64(c, "slab_automove", 0);
+    stat_u64(c, "slab_chunk_max", cfg->slab_chunk_max);
+    stat_str(c, "lru_crawler", cfg->lru_crawler ? "yes" : "no");
+    stat_u64(c, "lru_crawler_sleep", cfg->lru_crawler_sleep);
+    stat_u64(c, "idle_timeout", cfg->idle_timeout);
+    stat_str(c, "flush_enabled", cfg->flush_enabled ? "yes" : "no");
+}
+
+static void slabs_group(struct conn *c, bool items)
+{
+    unsigned cls, active = 0;
+    char name[64];
+
+    for (cls = 1; cls <= slab_largest_class(); cls++) {
+        struct slab_class_stats st;
+        size_t used;
+
+        slab_stats(cls, &st);
+        if (st.total_pages == 0) {
+            continue;
+        }
+        active++;
+        used = st.total_chunks - st.free_chunks;
+        if (items) {
+            snprintf(name, sizeof(name), "items:%u:number", cls);
+            stat_u64(c, name, used);
+            continue;
+        }
+#define SLAB_STAT(field, v)                                             \
+        snprintf(name, sizeof(name), "%u:" field, cls);                 \
+        stat_u64(c, name, (uint64_t)(v))
+        SLAB_STAT("chunk_size", st.chunk_size);
+        SLAB_STAT("chunks_per_page", st.chunks_per_page);
+        SLAB_STAT("total_pages", st.total_pages);
+        SLAB_STAT("total_chunks", st.total_chunks);
+        SLAB_STAT("used_chunks", used);
+        SLAB_STAT("free_chunks", st.free_chunks);
+        SLAB_STAT("free_chunks_end", 0);
+#undef SLAB_STAT
+    }
+    if (!items) {
+        stat_u64(c, "active_slabs", active);
+        stat_u64(c, "total_malloced", slab_mem_malloced());
+    }
+}
+
+static void conns_visit(void *arg, int fd, const char *addr,
+                        const char *state, unsigned idle)
+{
+    struct conn *c = arg;
+    char name[64];
+
+    snprintf(name, sizeof(name), "%d:addr", fd);
+    stat_str(c, name, addr);
+    snprintf(name, sizeof(name), "%d:state", fd);
+    stat_str(c, name, state);
+    snprintf(name, sizeof(name), "%d:secs_since_last_cmd", fd);
+    stat_u64(c, name, idle);
+}
+
+int stats_reply(struct conn *c, const char *group, const char *arg)
+{
+    if (group == NULL) {
+        general(c);
+    } else if (strcmp(group, "reset") == 0) {
+        reset();
+        conn_out_line(c, "RESET");
+        return 0;
+    } else if (strcmp(group, "detail") == 0) {
+        if (arg != NULL && (strcmp(arg, "on") == 0 ||
+                            strcmp(arg, "off") == 0)) {
+            conn_out_line(c, "OK");
+        } else if (arg != NULL && strcmp(arg, "dump") == 0) {
+            conn_out_line(c, "END");
+        } else {
+            conn_out_line(c, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
+        return 0;
+    } else if (strcmp(group, "settings") == 0) {
+        settings_group(c);
+    } else if (strcmp(group, "slabs") == 0) {
+        slabs_group(c, false);
+    } else if (strcmp(group, "items") == 0) {
+        slabs_group(c, true);
+    } else if (strcmp(group, "sizes") == 0) {
+        stat_str(c, "sizes_status", "disabled");
+    } else if (strcmp(group, "conns") == 0) {
+        conn_visit_all(conns_visit, c);
+    } else {
+        return -1;
+    }
+    conn_out(c, "END\r\n", 5);
+    return 0;
+}

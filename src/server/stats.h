@@ -1,0 +1,61 @@
+/*
+ * stats: per-thread command counters and the `stats` command's replies.
+ *
+ * Each worker counts into its own struct (relaxed atomic stores, no
+ * read-modify-write across threads); `stats` sums them. Names and order
+ * follow memcached's, so tools that scrape memcached's stats work.
+ */
+#ifndef RC_SERVER_STATS_H
+#define RC_SERVER_STATS_H
+
+#include <stdint.h>
+
+#include "server/settings.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct conn;
+
+struct cmd_stats {
+    uint64_t get_cmds;
+    uint64_t get_hits;
+    uint64_t get_misses;
+    uint64_t set_cmds;
+    uint64_t flush_cmds;
+    uint64_t touch_cmds;
+    uint64_t touch_hits;
+    uint64_t touch_misses;
+    uint64_t delete_hits;
+    uint64_t delete_misses;
+    uint64_t incr_hits;
+    uint64_t incr_misses;
+    uint64_t decr_hits;
+    uint64_t decr_misses;
+    uint64_t cas_hits;
+    uint64_t cas_misses;
+    uint64_t cas_badval;
+    uint64_t store_too_large;
+    uint64_t store_no_memory;
+};
+
+/* This thread's counters; valid after stats_thread_init(). */
+extern __thread struct cmd_stats *stats_self;
+
+#define STATS_INC(field)                                                 \
+    __atomic_store_n(&stats_self->field, stats_self->field + 1,           \
+                     __ATOMIC_RELAXED)
+
+void stats_setup(const struct settings *s);
+void stats_thread_init(void);
+void stats_thread_fini(void);
+
+/* Answers `stats [group [arg]]` on c. Returns 0, or -1 for an unknown group
+ * (the caller answers ERROR). */
+int stats_reply(struct conn *c, const char *group, const char *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

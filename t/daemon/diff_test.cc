@@ -1,0 +1,777 @@
+// Differential protocol test: runs every script in $SRCDIR/t/diff/*.script
+// against the reference memcached and against the server under test
+// (ringcached_path()), each on a fresh daemon started with the same options,
+// and compares the two transcripts byte for byte after normalisation.
+//
+// Environment:
+//   SRCDIR          where t/diff lives (default ".")
+//   RINGCACHED      server under test (default "src/ringcached")
+//   MEMCACHED       reference server  (default "/usr/bin/memcached")
+//   RC_DIFF_IDLE_MS capture idle time in ms (default 60; a script can
+//                   override it with "#! idle: N")
+//   RC_DIFF_RETRY   0 disables the automatic re-run of a mismatching script
+//                   with a 4x longer idle time (default: enabled)
+//   RC_DIFF_DUMP    1 writes both normalised transcripts of every script to
+//                   $TMPDIR (default only on mismatch)
+//
+// ============================== SCRIPT FORMAT ==============================
+// (also in t/diff/README)
+//
+// A script is a text file, one directive per line.  Blank lines and lines
+// starting with "#" are ignored, except header lines starting with "#!":
+//
+//   #! args: -m 8 -C     extra daemon options for this script.  The defaults
+//                        are "-t 4 -m 64"; a default whose option letter the
+//                        script also gives is dropped (so -m 8 replaces -m 64).
+//   #! idle: 100         capture idle time (ms) for this script.
+//
+// Steps (each step runs on the "current connection", see `conn`):
+//
+//   > TEXT          send TEXT followed by \r\n, then capture the reply
+//   + TEXT          append TEXT + \r\n to the bytes of the preceding
+//                   `>`, `raw` or `split` step (one send() for all of it:
+//                   use it for data blocks and pipelining)
+//   raw TEXT        send exactly TEXT (no \r\n added), then capture
+//   split MS TEXT   send exactly TEXT one byte at a time, pausing MS ms
+//                   between bytes (TCP_NODELAY is on), then capture
+//   sleep MS        pause MS milliseconds (no capture)
+//   conn NAME       make connection NAME current, connecting it now if it is
+//                   not open (never opened, closed by `close`, or closed by
+//                   the server).  Before the first `conn`, the current
+//                   connection is "1" (opened lazily by the first send).
+//   close           close the current connection from the client side
+//
+// A trailing "\r" on a script line (CRLF files) is removed; every other byte
+// of TEXT is literal (including leading/trailing spaces after the one
+// separator space) except these escapes:
+//
+//   \r \n \t \\ \0      CR, LF, TAB, backslash, NUL
+//   \xHH                the byte 0xHH
+//   \s                  a space (handy for visible trailing spaces)
+//   \$                  a literal "$"
+//   ${cas}              the CAS of the last "VALUE key flags bytes CAS" line
+//                       this server sent (per server: CAS values differ)
+//   ${cas:KEY}          the CAS last seen for KEY
+//   ${rep:N:TEXT}       TEXT (escapes allowed, no "}") repeated N times
+//
+// Capture: after a send step the connection is read until no byte arrived
+// for the idle time (default 60 ms, max 5 s in total), or EOF/reset.  EOF is
+// recorded as <EOF>; a step on a connection that has already seen EOF is
+// not sent and records <closed>.
+//
+// Normalisation before comparison (applied to both servers alike):
+//   * CAS values in VALUE lines become <cas#N>, N numbered in order of first
+//     appearance, so "same CAS"/"different CAS" relations are still compared
+//     but the absolute values are not;
+//   * the text after "VERSION " becomes <version>;
+//   * every run of consecutive "STAT ..." lines becomes one "STAT <...>"
+//     line (only the STAT...END structure is compared, not the stat set).
+//   Data blocks following VALUE lines are skipped by the normaliser, so data
+//   that happens to look like "VERSION x" is compared verbatim.
+//
+// On a mismatch the differing steps are printed with \r \n escaped, and the
+// complete normalised transcripts are written to $TMPDIR for `diff -u`.
+// ===========================================================================
+
+#include <ctype.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace rc_test {
+namespace {
+
+// ------------------------------------------------------------ script model
+
+struct Step {
+  enum Kind { kSend, kSplit, kSleep, kConn, kClose } kind = kSend;
+  std::string text;  // escaped source text (still with escapes / variables)
+  int ms = 0;        // split pause or sleep time
+  std::string conn;  // for kConn
+  int line = 0;      // first script line of the step
+  std::string src;   // script lines making up the step (for messages)
+};
+
+struct Script {
+  std::string path;
+  std::string name;
+  std::vector<std::string> args;
+  int idle_ms = -1;
+  std::vector<Step> steps;
+  std::string error;  // parse error ("" if fine)
+};
+
+std::string srcdir() {
+  const char* s = getenv("SRCDIR");
+  return (s && *s) ? s : ".";
+}
+
+int env_int(const char* name, int def) {
+  const char* s = getenv(name);
+  if (!s || !*s) return def;
+  return atoi(s);
+}
+
+std::vector<std::string> split_ws(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+bool parse_int(const std::string& s, int* out) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  long v = strtol(s.c_str(), &end, 10);
+  if (*end != '\0' || v < 0 || v > 100000000) return false;
+  *out = (int)v;
+  return true;
+}
+
+// Variables available while expanding TEXT.
+struct Vars {
+  bool have_cas = false;
+  std::string last_cas;
+  std::map<std::string, std::string> cas_by_key;
+};
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Expands escapes and ${...}.  vars == nullptr: syntax check only (variables
+// expand to a placeholder).  Returns false and sets *err on error.
+bool expand(const std::string& in, const Vars* vars, std::string* out, std::string* err) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); i++) {
+    char c = in[i];
+    if (c == '\\') {
+      if (i + 1 >= in.size()) {
+        *err = "dangling backslash";
+        return false;
+      }
+      char e = in[++i];
+      switch (e) {
+        case 'r': *out += '\r'; break;
+        case 'n': *out += '\n'; break;
+        case 't': *out += '\t'; break;
+        case '0': *out += '\0'; break;
+        case 's': *out += ' '; break;
+        case '\\': *out += '\\'; break;
+        case '$': *out += '$'; break;
+        case 'x': {
+          int h = i + 2 < in.size() ? hexval(in[i + 1]) : -1;
+          int l = i + 2 < in.size() ? hexval(in[i + 2]) : -1;
+          if (h < 0 || l < 0) {
+            *err = "bad \\x escape (need two hex digits)";
+            return false;
+          }
+          *out += (char)(h * 16 + l);
+          i += 2;
+          break;
+        }
+        default:
+          *err = std::string("unknown escape \\") + e;
+          return false;
+      }
+    } else if (c == '$' && i + 1 < in.size() && in[i + 1] == '{') {
+      size_t close = in.find('}', i + 2);
+      if (close == std::string::npos) {
+        *err = "unterminated ${";
+        return false;
+      }
+      std::string body = in.substr(i + 2, close - i - 2);
+      i = close;
+      if (body == "cas") {
+        if (!vars) {
+          *out += "1";
+        } else if (!vars->have_cas) {
+          *err = "${cas} used before any VALUE line with a CAS was received";
+          return false;
+        } else {
+          *out += vars->last_cas;
+        }
+      } else if (body.rfind("cas:", 0) == 0) {
+        std::string key = body.substr(4);
+        if (!vars) {
+          *out += "1";
+        } else {
+          auto it = vars->cas_by_key.find(key);
+          if (it == vars->cas_by_key.end()) {
+            *err = "${cas:" + key + "} used before a CAS for that key was received";
+            return false;
+          }
+          *out += it->second;
+        }
+      } else if (body.rfind("rep:", 0) == 0) {
+        size_t colon = body.find(':', 4);
+        int n = 0;
+        if (colon == std::string::npos || !parse_int(body.substr(4, colon - 4), &n)) {
+          *err = "bad ${rep:N:TEXT}";
+          return false;
+        }
+        std::string unit;
+        if (!expand(body.substr(colon + 1), vars, &unit, err)) return false;
+        out->reserve(out->size() + unit.size() * (size_t)n);
+        for (int k = 0; k < n; k++) *out += unit;
+      } else {
+        *err = "unknown variable ${" + body + "}";
+        return false;
+      }
+    } else {
+      *out += c;
+    }
+  }
+  return true;
+}
+
+Script parse_script(const std::string& path) {
+  Script s;
+  s.path = path;
+  std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+  s.name = base;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    s.error = "cannot open " + path;
+    return s;
+  }
+  std::string line;
+  int lineno = 0;
+  bool seen_step = false;
+  auto fail = [&](const std::string& msg) {
+    if (s.error.empty()) s.error = path + ":" + std::to_string(lineno) + ": " + msg;
+  };
+  while (std::getline(in, line)) {
+    lineno++;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("#!", 0) == 0) {
+      std::string h = line.substr(2);
+      size_t colon = h.find(':');
+      std::string key = colon == std::string::npos ? h : h.substr(0, colon);
+      key.erase(std::remove(key.begin(), key.end(), ' '), key.end());
+      std::string val = colon == std::string::npos ? "" : h.substr(colon + 1);
+      if (seen_step) fail("header after the first step");
+      if (key == "args") {
+        for (auto& a : split_ws(val)) s.args.push_back(a);
+      } else if (key == "idle") {
+        auto w = split_ws(val);
+        if (w.size() != 1 || !parse_int(w[0], &s.idle_ms)) fail("bad idle header");
+      } else {
+        fail("unknown header '" + key + "'");
+      }
+      continue;
+    }
+    if (line.empty() || line[0] == '#') continue;
+    std::string kw, rest;
+    size_t sp = line.find(' ');
+    kw = sp == std::string::npos ? line : line.substr(0, sp);
+    rest = sp == std::string::npos ? "" : line.substr(sp + 1);
+    Step st;
+    st.line = lineno;
+    st.src = line;
+    if (kw == ">") {
+      st.kind = Step::kSend;
+      st.text = rest + "\\r\\n";
+    } else if (kw == "+") {
+      if (s.steps.empty() || (s.steps.back().kind != Step::kSend &&
+                              s.steps.back().kind != Step::kSplit)) {
+        fail("'+' line without a preceding '>', 'raw' or 'split' step");
+        continue;
+      }
+      s.steps.back().text += rest + "\\r\\n";
+      s.steps.back().src += "\n" + line;
+      continue;
+    } else if (kw == "raw") {
+      st.kind = Step::kSend;
+      st.text = rest;
+    } else if (kw == "split") {
+      st.kind = Step::kSplit;
+      size_t sp2 = rest.find(' ');
+      if (sp2 == std::string::npos || !parse_int(rest.substr(0, sp2), &st.ms)) {
+        fail("usage: split MS TEXT");
+        continue;
+      }
+      st.text = rest.substr(sp2 + 1);
+    } else if (kw == "sleep") {
+      st.kind = Step::kSleep;
+      if (!parse_int(rest, &st.ms)) fail("usage: sleep MS");
+    } else if (kw == "conn") {
+      st.kind = Step::kConn;
+      st.conn = rest;
+      if (rest.empty() || rest.find(' ') != std::string::npos) fail("usage: conn NAME");
+    } else if (kw == "close") {
+      st.kind = Step::kClose;
+      if (!rest.empty()) fail("usage: close");
+    } else {
+      fail("unknown directive '" + kw + "'");
+      continue;
+    }
+    seen_step = true;
+    s.steps.push_back(st);
+  }
+  for (const auto& st : s.steps) {
+    if (st.kind != Step::kSend && st.kind != Step::kSplit) continue;
+    std::string tmp, err;
+    if (!expand(st.text, nullptr, &tmp, &err)) {
+      lineno = st.line;
+      fail(err);
+    }
+  }
+  if (s.steps.empty()) fail("script has no steps");
+  return s;
+}
+
+std::vector<std::string> daemon_args(const Script& s) {
+  std::vector<std::string> defaults = {"-t", "4", "-m", "64"};
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 1 < defaults.size(); i += 2) {
+    bool overridden = false;
+    for (const auto& a : s.args)
+      if (a.size() >= 2 && a[0] == '-' && a[1] == defaults[i][1]) overridden = true;
+    if (!overridden) {
+      out.push_back(defaults[i]);
+      out.push_back(defaults[i + 1]);
+    }
+  }
+  for (const auto& a : s.args) out.push_back(a);
+  return out;
+}
+
+// ------------------------------------------------------------ reply parsing
+
+// Calls fn(line_without_crlf, line_start, line_end_incl_nl) for every
+// response line of reply, skipping the data blocks of VALUE lines.
+struct Line {
+  size_t start, end;  // [start, end) incl. the terminating \n if any
+  std::string text;   // without \r\n / \n
+};
+
+std::vector<Line> reply_lines(const std::string& r) {
+  std::vector<Line> out;
+  size_t pos = 0;
+  while (pos < r.size()) {
+    size_t nl = r.find('\n', pos);
+    size_t end = nl == std::string::npos ? r.size() : nl + 1;
+    Line l;
+    l.start = pos;
+    l.end = end;
+    size_t tend = nl == std::string::npos ? r.size() : nl;
+    if (tend > pos && r[tend - 1] == '\r') tend--;
+    l.text = r.substr(pos, tend - pos);
+    out.push_back(l);
+    pos = end;
+    if (l.text.rfind("VALUE ", 0) == 0) {
+      auto w = split_ws(l.text);
+      if (w.size() >= 4) {
+        char* e = nullptr;
+        unsigned long long n = strtoull(w[3].c_str(), &e, 10);
+        if (*e == '\0' && n < (1ULL << 40)) {
+          size_t skip = (size_t)n + 2;
+          Line d;
+          d.start = pos;
+          d.end = std::min(r.size(), pos + skip);
+          d.text = std::string("\0data", 5);  // marker: data block
+          out.push_back(d);
+          pos = d.end;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Per-server state for normalisation and variables.
+struct ServerState {
+  Vars vars;
+  std::map<std::string, int> cas_class;
+};
+
+void record_vars(const std::string& reply, ServerState* st) {
+  for (const auto& l : reply_lines(reply)) {
+    if (l.text.rfind("VALUE ", 0) != 0) continue;
+    auto w = split_ws(l.text);
+    if (w.size() == 5) {
+      st->vars.have_cas = true;
+      st->vars.last_cas = w[4];
+      st->vars.cas_by_key[w[1]] = w[4];
+    }
+  }
+}
+
+std::string normalise(const std::string& reply, ServerState* st) {
+  std::string out;
+  bool in_stats = false;
+  for (const auto& l : reply_lines(reply)) {
+    std::string raw = reply.substr(l.start, l.end - l.start);
+    std::string ending = raw.size() >= 2 && raw.compare(raw.size() - 2, 2, "\r\n") == 0 ? "\r\n"
+                         : (!raw.empty() && raw.back() == '\n') ? "\n"
+                                                                 : "";
+    bool is_data = l.text.size() == 5 && l.text.compare(0, 5, std::string("\0data", 5)) == 0;
+    if (!is_data && l.text.rfind("STAT ", 0) == 0 && !ending.empty()) {
+      if (!in_stats) out += "STAT <...>" + ending;
+      in_stats = true;
+      continue;
+    }
+    in_stats = false;
+    if (is_data) {
+      out += raw;
+    } else if (l.text.rfind("VALUE ", 0) == 0) {
+      auto w = split_ws(l.text);
+      if (w.size() == 5 && !ending.empty() && l.text == w[0] + " " + w[1] + " " + w[2] + " " +
+                                                           w[3] + " " + w[4]) {
+        auto it = st->cas_class.find(w[4]);
+        int id;
+        if (it == st->cas_class.end()) {
+          id = (int)st->cas_class.size() + 1;
+          st->cas_class[w[4]] = id;
+        } else {
+          id = it->second;
+        }
+        out += "VALUE " + w[1] + " " + w[2] + " " + w[3] + " <cas#" + std::to_string(id) + ">" +
+               ending;
+      } else {
+        out += raw;
+      }
+    } else if (l.text.rfind("VERSION ", 0) == 0 && !ending.empty()) {
+      out += "VERSION <version>" + ending;
+    } else {
+      out += raw;
+    }
+  }
+  return out;
+}
+
+// Escapes bytes for display and abbreviates long runs of one byte.
+std::string display(const std::string& s, size_t limit = 3000) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = i;
+    while (j < s.size() && s[j] == s[i]) j++;
+    if (j - i >= 24) {
+      out += escape_bytes(std::string(1, s[i])) + "{x" + std::to_string(j - i) + "}";
+    } else {
+      out += escape_bytes(s.substr(i, j - i));
+    }
+    i = j;
+    if (out.size() > limit) {
+      out += "...(" + std::to_string(s.size()) + " bytes in total)";
+      break;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ execution
+
+struct StepResult {
+  std::string raw;   // bytes received (plus <EOF>/<closed> markers)
+  std::string norm;  // normalised
+  std::string note;  // harness-side problems (not compared)
+};
+
+struct RunResult {
+  std::vector<StepResult> steps;  // one per script step (empty for non-capturing)
+  std::string error;              // fatal problem (daemon did not start, ...)
+  std::string log_path;
+  std::string exit_problem;       // daemon died during the script
+};
+
+class Runner {
+ public:
+  Runner(const Script& s, Daemon* d, int idle_ms) : s_(s), d_(d), idle_(idle_ms) {}
+
+  RunResult run() {
+    RunResult rr;
+    rr.steps.resize(s_.steps.size());
+    for (size_t i = 0; i < s_.steps.size(); i++) {
+      const Step& st = s_.steps[i];
+      StepResult& res = rr.steps[i];
+      switch (st.kind) {
+        case Step::kSleep:
+          sleep_ms(st.ms);
+          break;
+        case Step::kConn:
+          cur_ = st.conn;
+          get_conn(cur_, true);
+          break;
+        case Step::kClose: {
+          auto it = conns_.find(cur_);
+          if (it != conns_.end()) conns_.erase(it);
+          break;
+        }
+        case Step::kSend:
+        case Step::kSplit: {
+          Client* c = get_conn(cur_);
+          if (!c || !c->ok()) {
+            res.raw = "<connect failed>";
+            break;
+          }
+          if (c->eof()) {
+            res.raw = "<closed>";
+            break;
+          }
+          std::string bytes, err;
+          if (!expand(st.text, &state_.vars, &bytes, &err)) {
+            res.raw = "<script error: " + err + ">";
+            res.note = err;
+            break;
+          }
+          bool ok = true;
+          if (st.kind == Step::kSend) {
+            ok = c->send(bytes);
+          } else {
+            for (size_t b = 0; b < bytes.size() && ok; b++) {
+              ok = c->send(bytes.substr(b, 1));
+              if (b + 1 < bytes.size()) sleep_ms(st.ms);
+            }
+          }
+          if (!ok) res.note = "send failed (peer closed?)";
+          std::string got = c->recv_idle(idle_, 5000);
+          record_vars(got, &state_);
+          res.raw = got;
+          res.norm = normalise(got, &state_);
+          if (c->eof()) {
+            res.raw += "<EOF>";
+            res.norm += "<EOF>";
+          }
+          break;
+        }
+      }
+      if (res.norm.empty()) res.norm = res.raw;
+    }
+    conns_.clear();
+    return rr;
+  }
+
+ private:
+  // Returns connection `name`.  With reconnect, a connection that has seen
+  // EOF is replaced by a fresh one (used by `conn NAME`).
+  Client* get_conn(const std::string& name, bool reconnect = false) {
+    auto it = conns_.find(name);
+    if (it != conns_.end() && !(reconnect && it->second->eof())) return it->second.get();
+    auto c = std::make_unique<Client>(d_->port());
+    Client* p = c.get();
+    conns_[name] = std::move(c);
+    return p;
+  }
+
+  const Script& s_;
+  Daemon* d_;
+  int idle_;
+  std::string cur_ = "1";
+  std::map<std::string, std::unique_ptr<Client>> conns_;
+  ServerState state_;
+};
+
+struct PairResult {
+  RunResult ref, sut;
+  std::string fatal;
+};
+
+std::string exit_desc(int st) {
+  if (WIFEXITED(st)) return "exited with status " + std::to_string(WEXITSTATUS(st));
+  if (WIFSIGNALED(st)) return "killed by signal " + std::to_string(WTERMSIG(st));
+  return "status " + std::to_string(st);
+}
+
+PairResult run_pair(const Script& s, int idle_ms) {
+  PairResult pr;
+  auto args = daemon_args(s);
+  std::unique_ptr<Daemon> ref = Daemon::start(memcached_path(), args);
+  if (!ref) {
+    pr.fatal = "could not start reference " + memcached_path();
+    return pr;
+  }
+  std::unique_ptr<Daemon> sut = Daemon::start(ringcached_path(), args);
+  if (!sut) {
+    pr.fatal = "could not start server under test " + ringcached_path() +
+               " (set RINGCACHED=/path/to/ringcached)";
+    return pr;
+  }
+  Runner rref(s, ref.get(), idle_ms), rsut(s, sut.get(), idle_ms);
+  std::thread t1([&] { pr.ref = rref.run(); });
+  std::thread t2([&] { pr.sut = rsut.run(); });
+  t1.join();
+  t2.join();
+  struct {
+    Daemon* d;
+    RunResult* r;
+  } both[] = {{ref.get(), &pr.ref}, {sut.get(), &pr.sut}};
+  for (auto& b : both) {
+    int st = b.d->wait_exit(0);
+    if (st != -1) {
+      b.r->exit_problem = "`" + b.d->command_line() + "` " + exit_desc(st) +
+                          " during the script. Log:\n" + b.d->log();
+    }
+    // Teardown speed: memcached takes up to ~1 s to act on SIGTERM, and the
+    // graceful path is tested elsewhere.  Kill both now, reap in ~Daemon.
+    b.d->signal(SIGKILL);
+  }
+  return pr;
+}
+
+std::string step_label(const Script& s, size_t i) {
+  const Step& st = s.steps[i];
+  std::string src = st.src;
+  if (src.size() > 300) src = src.substr(0, 300) + "...";
+  return s.path + ":" + std::to_string(st.line) + ": " + src;
+}
+
+std::string write_transcript(const Script& s, const RunResult& r, const std::string& who) {
+  const char* t = getenv("TMPDIR");
+  std::string dir = (t && *t) ? t : "/tmp";
+  std::string path = dir + "/rc_diff_" + s.name + "." + who + ".txt";
+  std::ofstream out(path, std::ios::binary);
+  std::string conn = "1";
+  for (size_t i = 0; i < s.steps.size(); i++) {
+    const Step& st = s.steps[i];
+    if (st.kind == Step::kConn) conn = st.conn;
+    out << "=== line " << st.line << " [conn " << conn << "] " << st.src << "\n";
+    if (st.kind == Step::kSend || st.kind == Step::kSplit)
+      out << display(r.steps[i].norm, 1u << 20) << "\n";
+  }
+  return path;
+}
+
+// Returns "" if the normalised transcripts agree, else a readable report.
+std::string compare(const Script& s, const PairResult& pr, const std::string& sut_name) {
+  std::ostringstream msg;
+  int ndiff = 0;
+  for (size_t i = 0; i < s.steps.size(); i++) {
+    const StepResult& a = pr.ref.steps[i];
+    const StepResult& b = pr.sut.steps[i];
+    if (a.norm == b.norm) continue;
+    if (++ndiff > 15) continue;
+    msg << "\n" << step_label(s, i) << "\n"
+        << "    memcached : \"" << display(a.norm) << "\"\n"
+        << "    " << sut_name << ": \"" << display(b.norm) << "\"\n";
+    if (!a.note.empty()) msg << "    (memcached side: " << a.note << ")\n";
+    if (!b.note.empty()) msg << "    (" << sut_name << " side: " << b.note << ")\n";
+  }
+  std::string problems;
+  if (!pr.ref.exit_problem.empty()) problems += "\nreference daemon: " + pr.ref.exit_problem;
+  if (!pr.sut.exit_problem.empty()) problems += "\nserver under test: " + pr.sut.exit_problem;
+  if (ndiff == 0 && problems.empty()) return "";
+  std::ostringstream out;
+  if (ndiff > 0) {
+    out << ndiff << " step(s) differ in " << s.path << " (showing up to 15):" << msg.str();
+    if (ndiff > 15) out << "\n  ... and " << (ndiff - 15) << " more\n";
+  }
+  out << problems;
+  return out.str();
+}
+
+// ------------------------------------------------------------ gtest glue
+
+std::vector<std::string> script_files() {
+  std::vector<std::string> out;
+  std::string dir = srcdir() + "/t/diff";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 7 && n.compare(n.size() - 7, 7, ".script") == 0) out.push_back(dir + "/" + n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string test_name(const std::string& path) {
+  std::string base = path.substr(path.rfind('/') + 1);
+  base = base.substr(0, base.size() - 7);
+  for (auto& c : base)
+    if (!isalnum((unsigned char)c)) c = '_';
+  return base;
+}
+
+class DiffTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(DiffTest, SameTranscript) {
+  Script s = parse_script(GetParam());
+  ASSERT_TRUE(s.error.empty()) << s.error;
+  int idle = s.idle_ms > 0 ? s.idle_ms : env_int("RC_DIFF_IDLE_MS", 60);
+  std::string sut = ringcached_path();
+  std::string sut_name = sut.substr(sut.rfind('/') + 1);
+  if (sut_name.size() < 10) sut_name.resize(10, ' ');
+
+  long long t0 = now_ms();
+  PairResult pr = run_pair(s, idle);
+  ASSERT_TRUE(pr.fatal.empty()) << pr.fatal;
+  std::string report = compare(s, pr, sut_name);
+  if (!report.empty() && env_int("RC_DIFF_RETRY", 1) != 0) {
+    // Captures are idle-time based; on a loaded machine a reply can straddle
+    // two captures.  Re-run once with a much longer idle time: a real
+    // difference persists, a timing artefact does not.
+    fprintf(stderr,
+            "NOTE %s: transcripts differed with idle=%d ms, re-running with idle=%d ms. "
+            "First report:\n%s\n",
+            s.name.c_str(), idle, idle * 4, report.c_str());
+    pr = run_pair(s, idle * 4);
+    ASSERT_TRUE(pr.fatal.empty()) << pr.fatal;
+    report = compare(s, pr, sut_name);
+  }
+  if (!report.empty() || env_int("RC_DIFF_DUMP", 0)) {
+    std::string p1 = write_transcript(s, pr.ref, "memcached");
+    std::string p2 = write_transcript(s, pr.sut, "sut");
+    if (!report.empty()) report += "\nfull normalised transcripts: diff -u " + p1 + " " + p2;
+  }
+  EXPECT_TRUE(report.empty()) << report;
+  RecordProperty("elapsed_ms", std::to_string(now_ms() - t0));
+}
+
+INSTANTIATE_TEST_SUITE_P(Scripts, DiffTest, ::testing::ValuesIn(script_files()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return test_name(info.param);
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(DiffTest);
+
+TEST(DiffScripts, Found) {
+  EXPECT_FALSE(script_files().empty())
+      << "no *.script files in " << srcdir() << "/t/diff (set SRCDIR to the source tree)";
+}
+
+// Self-test of the normaliser and the script expander.
+TEST(DiffScripts, NormaliserAndExpander) {
+  ServerState st;
+  std::string r =
+      "VALUE a 0 1 55\r\nx\r\nVALUE b 0 18 56\r\nVERSION 1 STAT x\r\nEND\r\n"
+      "VALUE a 0 1 55\r\nx\r\nEND\r\nVERSION 1.6.18\r\nSTAT pid 1\r\nSTAT uptime 2\r\nEND\r\n";
+  record_vars(r, &st);
+  EXPECT_EQ(st.vars.last_cas, "55");
+  EXPECT_EQ(st.vars.cas_by_key["b"], "56");
+  EXPECT_EQ(normalise(r, &st),
+            "VALUE a 0 1 <cas#1>\r\nx\r\nVALUE b 0 18 <cas#2>\r\nVERSION 1 STAT x\r\nEND\r\n"
+            "VALUE a 0 1 <cas#1>\r\nx\r\nEND\r\nVERSION <version>\r\nSTAT <...>\r\nEND\r\n");
+  std::string out, err;
+  ASSERT_TRUE(expand("a\\r\\n\\x41\\s\\\\\\$${cas}|${cas:b}|${rep:3:ab\\x21}", &st.vars, &out, &err))
+      << err;
+  EXPECT_EQ(out, "a\r\nA \\$55|56|ab!ab!ab!");
+  EXPECT_FALSE(expand("\\q", &st.vars, &out, &err));
+  EXPECT_FALSE(expand("${nope}", &st.vars, &out, &err));
+  EXPECT_FALSE(expand("\\x4", &st.vars, &out, &err));
+}
+
+}  // namespace
+}  // namespace rc_test
