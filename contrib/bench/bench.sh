@@ -110,7 +110,8 @@ fi
 STAMP=$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUTDIR"
 TXT=$OUTDIR/$STAMP.txt      # everything printed below
-RUNS=$OUTDIR/$STAMP.runs    # one line per run (raw data)
+RUNS=$OUTDIR/$STAMP.runs    # one line per throughput run (raw data)
+SUM=$OUTDIR/$STAMP.summary  # name=value lines: every reported figure
 DAT=$OUTDIR/$STAMP.dat      # medians per workload, for plot.gp
 TMP=$(mktemp -d /tmp/ringbench.XXXXXX)
 exec > >(tee "$TXT") 2>&1
@@ -141,12 +142,11 @@ port_busy() {  # is anything listening on this TCP port?
     grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat"; }
-# send one command to a server, print the reply lines up to END/VERSION
-ask() {
-    timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$0 || exit 1
+ask() {  # port command: send one command, print the reply up to END/VERSION
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
         printf "%s\r\n" "$1" >&3
-        while IFS= read -r -t 3 l <&3; do l=${l%$'"'\r'"'}; echo "$l"
-            case $l in END|VERSION*|ERROR*) break;; esac; done' "$1" "$2"
+        while IFS= read -r -t 3 l <&3; do echo "$l"
+            case $l in END*|VERSION*|*ERROR*) break;; esac; done' "$1" "$2" | tr -d '\r'
 }
 stat_of() { ask "$1" stats | awk -v k="$2" '$2==k {print $3}'; }
 
@@ -173,9 +173,11 @@ start_server() {  # slot mem
     die "cannot start ${NAME[$s]} (${BIN[$s]})"
 }
 stop_server() {  # slot
-    local s=$1
+    local s=$1 p keep=()
     kill "${PID[$s]}" 2>/dev/null || true
     wait "${PID[$s]}" 2>/dev/null || true
+    for p in "${STARTED[@]}"; do [ "$p" = "${PID[$s]}" ] || keep+=("$p"); done
+    STARTED=("${keep[@]}")
 }
 check_alive() {
     alive "${PID[$1]}" || { cat "$TMP/${NAME[$1]}.log" >&2; die "${NAME[$1]} died"; }
@@ -186,7 +188,7 @@ kv() { awk -F= -v k="$2" '$1==k {print $2}' "$1"; }
 calc() { awk "BEGIN { x = $1; printf \"%.${2:-2}f\", x }"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
 median() {  # median of the arguments ("-" if none)
-    printf '%s\n' "$@" | grep -v '^-$' | sort -g |
+    printf '%s\n' "$@" | { grep -v '^-$' || true; } | sort -g |
         awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
              else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
@@ -229,7 +231,7 @@ measure() {  # section workload rep slot tool: run one load, append a line to RU
         hr=$(kv "$out" hit_ratio) ;;
     memcaslap)  # TPS from the last line; it has no percentiles: use the mean
         ops=$(sed -n 's/.*TPS: \([0-9]*\).*/\1/p' "$out" | tail -1)
-        p99=$(awk '/^Total Statistics$/ {t=1} t && $1=="Global" {print $9; exit}' "$out") ;;
+        p99=$(awk '/^Total Statistics \(/ {t=1} t && $1=="Avg:" {print $2; exit}' "$out") ;;
     memtier)    # "Totals" row; columns found by header name
         ops=$(awk '/Ops\/sec/ {for (i=1;i<=NF;i++) if ($i=="Ops/sec") c=i} $1=="Totals" {print $c; exit}' "$out")
         p99=$(awk '/p99 Latency/ {for (i=1;i<=NF;i++) if ($i=="p99") c=i}
@@ -248,8 +250,8 @@ col() {  # values of a column for section/workload/server from RUNS
     awk -F'\t' -v s="$1" -v w="$2" -v n="$3" -v c="$4" '$1==s && $2==w && $4==n {print $c}' "$RUNS"
 }
 # shellcheck disable=SC2046
-summary_rows() {  # section workload label: two server rows and a ratio row
-    local sec=$1 w=$2 label=$3 s v
+summary_rows() {  # workload label [plot-label]: two server rows, a ratio row
+    local sec=tput w=$1 label=$2 dat=${3:-} s v
     declare -A M
     for s in ringcached memcached; do
         for v in 5:ops 7:p99 9:cpu 10:opc 11:cli; do
@@ -258,11 +260,12 @@ summary_rows() {  # section workload label: two server rows and a ratio row
         printf '%-24s %-11s %10.0f %9s %9s %11s %9s\n' "$label" "$s" "${M[$s.ops]}" \
             "${M[$s.p99]}" "${M[$s.cpu]}" "${M[$s.opc]}" "${M[$s.cli]}"
         label=""
+        for v in ops p99 cpu opc cli; do echo "tput.$w.$s.$v=${M[$s.$v]}" >>"$SUM"; done
     done
     printf '%-24s %-11s %10s %9s %9s %11s\n' "" "ratio r/m" \
         "$(ratio "${M[ringcached.ops]}" "${M[memcached.ops]}")" "$(ratio "${M[ringcached.p99]}" "${M[memcached.p99]}")" \
         "$(ratio "${M[ringcached.cpu]}" "${M[memcached.cpu]}")" "$(ratio "${M[ringcached.opc]}" "${M[memcached.opc]}")"
-    [ "$sec" = tput ] && printf '"%s" %s %s %s %s %s %s\n' "$label_dat" \
+    [ -n "$dat" ] && printf '"%s" %s %s %s %s %s %s\n' "$dat" \
         "${M[ringcached.ops]}" "${M[memcached.ops]}" "${M[ringcached.p99]}" "${M[memcached.p99]}" \
         "${M[ringcached.opc]}" "${M[memcached.opc]}" >>"$DAT"
     return 0
@@ -321,13 +324,10 @@ if has tput; then
     table_head
     for wl in "${WORKLOADS[@]}"; do
         IFS='|' read -r w desc args <<<"$wl"
-        label_dat="$w: $desc"
-        summary_rows tput "$w" "$w: $desc"
+        summary_rows "$w" "$w: $desc" "$w: $desc"
     done
     if [ "$XCHECK" = 1 ]; then
-        for w in a-x c-x; do label_dat=$w; summary_rows tput "$w" "$w (cross-check)"; done
-        # cross-check rows are not plotted
-        grep -v '^"[ac]-x"' "$DAT" >"$TMP/dat" && cat "$TMP/dat" >"$DAT"
+        for w in a-x c-x; do summary_rows "$w" "$w (cross-check)"; done
     fi
     echo
 fi
@@ -347,8 +347,7 @@ if has rss; then
         BPI[$s]=$(calc "($after - $before) * 1024 / $ITEMS" 1)
         printf '%-11s RSS before %8d kB  after %8d kB  curr_items %9s  set errors %s  => %s bytes/item\n' \
             "${NAME[$s]}" "$before" "$after" "${items:-?}" "$(kv "$TMP/fill.out" errors)" "${BPI[$s]}"
-        printf 'rss\tfill\t1\t%s\t-\t-\t-\t-\t-\t-\t-\t%s\t%s\n' "${NAME[$s]}" \
-            "$(kv "$TMP/fill.out" errors)" "${BPI[$s]}" >>"$RUNS"
+        echo "rss.${NAME[$s]}.bytes_per_item=${BPI[$s]}" >>"$SUM"
         stop_server "$s"
     done
     echo "ratio r/m bytes/item: $(ratio "${BPI[r]}" "${BPI[m]}")"
@@ -371,8 +370,7 @@ if has hit; then
         printf '%-11s hit ratio %s  (curr_items %s, evictions %s, errors %s, %s s)\n' "${NAME[$s]}" \
             "${HR[$s]}" "${items:-?}" "$(stat_of "${PORT[$s]}" evictions)" \
             "$(kv "$TMP/zipf.out" errors)" "$(kv "$TMP/zipf.out" secs)"
-        printf 'hit\tzipf\t1\t%s\t%s\t-\t-\t-\t-\t-\t-\t%s\t%s\n' "${NAME[$s]}" \
-            "$(kv "$TMP/zipf.out" ops_per_sec)" "$(kv "$TMP/zipf.out" errors)" "${HR[$s]}" >>"$RUNS"
+        echo "hit.${NAME[$s]}.hit_ratio=${HR[$s]}" >>"$SUM"
         stop_server "$s"
     done
     echo "ratio r/m hit ratio: $(ratio "${HR[r]}" "${HR[m]}")"
@@ -394,9 +392,8 @@ if has bound; then
         printf '%-11s peak RSS %7s MiB (%s x -m)  final RSS %7s MiB  sets %s, errors %s\n' \
             "${NAME[$s]}" "${PEAK[$s]}" "$(calc "$hwm / 1024 / $BOUND_MEM")" "$(calc "$rss / 1024" 1)" \
             "$(kv "$TMP/sizes.out" sets)" "$(kv "$TMP/sizes.out" errors)"
-        printf 'bound\tsizes\t1\t%s\t%s\t-\t%s\t-\t-\t-\t-\t%s\t%s\n' "${NAME[$s]}" \
-            "$(kv "$TMP/sizes.out" ops_per_sec)" "$(kv "$TMP/sizes.out" p99_us)" \
-            "$(kv "$TMP/sizes.out" errors)" "${PEAK[$s]}" >>"$RUNS"
+        echo "bound.${NAME[$s]}.peak_rss_mib=${PEAK[$s]}" >>"$SUM"
+        echo "bound.${NAME[$s]}.set_errors=$(kv "$TMP/sizes.out" errors)" >>"$SUM"
         stop_server "$s"
     done
     echo "ratio r/m peak RSS: $(ratio "${PEAK[r]}" "${PEAK[m]}")  (limit $BOUND_MEM MiB)"
@@ -412,5 +409,5 @@ if [ -s "$DAT" ]; then
             echo "plots: $ROOT/doc/img/bench-ops-per-cpu.png, $ROOT/doc/img/bench-p99.png"
     fi
 fi
-echo "raw runs: $RUNS"
+echo "raw runs: $RUNS   summary: $SUM"
 echo "done in $SECONDS s"

@@ -143,6 +143,32 @@ void conn_visit_all(conn_visit_fn fn, void *arg)
 
 static void on_event(evutil_socket_t fd, short what, void *arg);
 
+void conn_close_idle(struct worker *w)
+{
+    rel_time_t now = clock_now();
+    struct conn *idle[64];
+    size_t n = 0, i;
+
+    if (copts.idle_timeout == 0) {
+        return;
+    }
+    /* Collect under the lock, close after: conn_destroy takes it too. */
+    pthread_mutex_lock(&registry_lock);
+    for (i = 0; i < registry_size && n < 64; i++) {
+        struct conn *c = registry[i];
+
+        if (c != NULL && c->w == w && c->state == CONN_CMD &&
+            c->niov == c->iov_sent &&
+            now - c->last_cmd > copts.idle_timeout) {
+            idle[n++] = c;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    for (i = 0; i < n; i++) {
+        conn_destroy(idle[i]);
+    }
+}
+
 static void describe_peer(struct conn *c)
 {
     struct sockaddr_storage ss;

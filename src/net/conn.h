@@ -89,6 +89,10 @@ typedef void (*conn_visit_fn)(void *arg, int fd, const char *addr,
                               const char *state, unsigned idle_secs);
 void conn_visit_all(conn_visit_fn fn, void *arg);
 
+/* Closes w's connections idle (waiting for a command, nothing to send)
+ * longer than -o idle_timeout. Worker thread of w. */
+void conn_close_idle(struct worker *w);
+
 /* Limits, set once by main before workers start. */
 struct conn_options {
     unsigned reqs_per_event;      /* -R */

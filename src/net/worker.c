@@ -36,6 +36,7 @@ struct worker {
     pthread_mutex_t lock;         /* guards queue */
     struct handoff *queue;
     struct net_stats stats;       /* written by this worker only */
+    unsigned ticks;
 };
 
 uint64_t worker_curr_conns;
@@ -77,10 +78,14 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+    struct worker *w = arg;
+
     (void)fd;
     (void)what;
-    (void)arg;
     cache_quiesce();
+    if (++w->ticks % (1000 / WORKER_TICK_MS) == 0) {
+        conn_close_idle(w);
+    }
 }
 
 static void *worker_main(void *arg)
