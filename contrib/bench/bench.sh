@@ -123,7 +123,7 @@ SRV_PREFIX=() CLI_PREFIX=()
 [ "$PIN" = 1 ] && SRV_PREFIX=(taskset -c 0) CLI_PREFIX=(taskset -c 1)
 
 # ---- server management: slots r (ringcached) and m (memcached) ----
-declare -A PID PORT BIN NAME EXTRA
+declare -A PID PORT BIN NAME EXTRA VERSION
 BIN[r]=$RINGCACHED NAME[r]=ringcached EXTRA[r]=${RINGCACHED_ARGS:-}
 BIN[m]=$MEMCACHED  NAME[m]=memcached  EXTRA[m]=${MEMCACHED_ARGS:-}
 STARTED=()
@@ -148,7 +148,8 @@ ask() {  # port command: send one command, print the reply up to END/VERSION
         while IFS= read -r -t 3 l <&3; do echo "$l"
             case $l in END*|VERSION*|*ERROR*) break;; esac; done' "$1" "$2" | tr -d '\r'
 }
-stat_of() { ask "$1" stats | awk -v k="$2" '$2==k {print $3}'; }
+stat_of() { { ask "$1" stats || true; } | awk -v k="$2" '$2==k {print $3}'; }  # port name
+can_connect() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
 
 start_server() {  # slot mem
     local s=$1 mem=$2 try port pid i
@@ -161,8 +162,12 @@ start_server() {  # slot mem
         pid=$!
         for i in $(seq 50); do
             alive "$pid" || break
-            if ask "$port" version >/dev/null 2>&1; then
+            if can_connect "$port"; then
                 PID[$s]=$pid PORT[$s]=$port STARTED+=("$pid")
+                if [ -z "${VERSION[$s]:-}" ]; then
+                    VERSION[$s]=$({ ask "$port" version || true; } | head -1)
+                    echo "started ${NAME[$s]}: ${VERSION[$s]:-(no reply to 'version')}"
+                fi
                 return 0
             fi
             sleep 0.1
@@ -205,6 +210,7 @@ echo "load generator: rcload, $CLIENT_THREADS client thread(s), closed loop" \
 echo "results: $TXT"
 echo
 
+: >"$SUM"
 printf '#section\tworkload\trep\tserver\tops_s\tp50_us\tp99_us\tp999_us\tsrv_cpu_s\tops_per_cpu_s\tcli_cpu_s\terrors\thit_ratio\n' >"$RUNS"
 
 # ---- 1. throughput ----
@@ -232,10 +238,12 @@ measure() {  # section workload rep slot tool: run one load, append a line to RU
     memcaslap)  # TPS from the last line; it has no percentiles: use the mean
         ops=$(sed -n 's/.*TPS: \([0-9]*\).*/\1/p' "$out" | tail -1)
         p99=$(awk '/^Total Statistics \(/ {t=1} t && $1=="Avg:" {print $2; exit}' "$out") ;;
-    memtier)    # "Totals" row; columns found by header name
-        ops=$(awk '/Ops\/sec/ {for (i=1;i<=NF;i++) if ($i=="Ops/sec") c=i} $1=="Totals" {print $c; exit}' "$out")
-        p99=$(awk '/p99 Latency/ {for (i=1;i<=NF;i++) if ($i=="p99") c=i}
-                   $1=="Totals" && c {printf "%.1f", $(c-1)*1000; exit}' "$out") ;;
+    memtier)    # "Totals" row; columns found by header name ("Avg. Latency" etc.
+                # are two words in the header, one number in the row); ms -> us
+        ops=$(awk '/Ops\/sec/ {j=0; for (i=1;i<=NF;i++) if ($i!="Latency") {j++; if ($i=="Ops/sec") c=j}}
+                   $1=="Totals" && c {print $c; exit}' "$out")
+        p99=$(awk '/Ops\/sec/ {j=0; for (i=1;i<=NF;i++) if ($i!="Latency") {j++; if ($i=="p99") c=j}}
+                   $1=="Totals" && c {printf "%.1f", $c*1000; exit}' "$out") ;;
     esac
     [ -n "$ops" ] || { cat "$out" >&2; die "cannot parse $tool output"; }
     [ -n "$p99" ] || p99=-
@@ -351,6 +359,7 @@ if has rss; then
         stop_server "$s"
     done
     echo "ratio r/m bytes/item: $(ratio "${BPI[r]}" "${BPI[m]}")"
+    echo "rss.ratio=$(ratio "${BPI[r]}" "${BPI[m]}")" >>"$SUM"
     echo
 fi
 
@@ -374,6 +383,7 @@ if has hit; then
         stop_server "$s"
     done
     echo "ratio r/m hit ratio: $(ratio "${HR[r]}" "${HR[m]}")"
+    echo "hit.ratio=$(ratio "${HR[r]}" "${HR[m]}")" >>"$SUM"
     echo
 fi
 
@@ -397,6 +407,7 @@ if has bound; then
         stop_server "$s"
     done
     echo "ratio r/m peak RSS: $(ratio "${PEAK[r]}" "${PEAK[m]}")  (limit $BOUND_MEM MiB)"
+    echo "bound.ratio=$(ratio "${PEAK[r]}" "${PEAK[m]}")" >>"$SUM"
     echo
 fi
 
