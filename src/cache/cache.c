@@ -486,7 +486,10 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
             }
         } else if (old == NULL) {
             st = mode == CACHE_CAS ? CACHE_NOT_FOUND : CACHE_NOT_STORED;
-        } else if (mode == CACHE_CAS && cache_item_cas(old) != cas) {
+        } else if (mode == CACHE_CAS &&
+                   (cas == 0 || !opts.use_cas || item_seq(old) != cas)) {
+            /* memcached treats a zero CAS (always the case with -C) as no
+             * match. */
             st = CACHE_EXISTS;
         } else if (table_replace(&iter, it, hash)) {
             rcu_read_unlock();

@@ -393,6 +393,15 @@ void conn_swallow(struct conn *c, size_t n)
     c->state = n > 0 ? CONN_SWALLOW : CONN_CMD;
 }
 
+void conn_out_discard(struct conn *c)
+{
+    /* Input is only processed once earlier output is fully written, so
+     * everything queued belongs to the current batch. */
+    if (c->iov_sent == 0) {
+        release_output(c);
+    }
+}
+
 void conn_close_after_write(struct conn *c)
 {
     c->close_after_write = true;
@@ -586,7 +595,9 @@ static void conn_drive(struct conn *c)
             conn_destroy(c);
             return;
         }
-        r = flush(c);
+        /* Like memcached, replies wait while a value is being read or
+         * swallowed, and go out with the reply to that value. */
+        r = c->state == CONN_CMD ? flush(c) : 0;
         if (r < 0) {
             conn_destroy(c);
             return;

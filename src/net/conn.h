@@ -76,6 +76,9 @@ void conn_out_value(struct conn *c, struct item *it);
 void conn_read_value(struct conn *c, struct item *it);
 /* Discards the next n bytes of input. */
 void conn_swallow(struct conn *c, size_t n);
+/* Drops every reply queued since the last write (memcached does this when a
+ * multi-get fails part way). */
+void conn_out_discard(struct conn *c);
 /* Closes once queued output is written. */
 void conn_close_after_write(struct conn *c);
 /* Closes now, dropping queued output. */

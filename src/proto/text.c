@@ -136,7 +136,7 @@ static void parse_get(struct text_request *r, bool cas, bool touch)
         r->keys = &r->tokens[2];
     }
     if (!text_keys_valid(r)) {
-        fail(r, "CLIENT_ERROR bad command line format");
+        r->cmd = TEXT_GET_BAD_KEY;
     }
 }
 

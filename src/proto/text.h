@@ -49,6 +49,8 @@ enum text_cmd {
     TEXT_ERROR_REPLY,             /* reply with req.error (unless noreply) */
     TEXT_CLOSE_CONN,              /* close without a reply (HTTP probe) */
     TEXT_GET,                     /* get/bget; also gets/gat/gats by flags */
+    TEXT_GET_BAD_KEY,             /* a get with a key over 250 bytes: drop
+                                   * the batch's replies, then the error */
     TEXT_STORE,                   /* set/add/replace/append/prepend/cas */
     TEXT_DELTA,                   /* incr/decr */
     TEXT_DELETE,

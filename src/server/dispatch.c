@@ -237,6 +237,10 @@ static void on_line(struct conn *c, char *line, size_t len)
     case TEXT_GET:
         do_get(c, &r);
         break;
+    case TEXT_GET_BAD_KEY:
+        conn_out_discard(c);
+        conn_out_line(c, "CLIENT_ERROR bad command line format");
+        break;
     case TEXT_STORE:
         do_store(c, &r);
         break;
