@@ -45,6 +45,7 @@ struct cache_thread {
     struct cache_thread *next;
 };
 
+int tsan_grace_token;             /* see util/tsan.h */
 static struct cache_options opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
@@ -127,6 +128,8 @@ static void limbo_release(struct rcu_head *head)
     struct limbo *l = caa_container_of(head, struct limbo, head);
     unsigned i;
 
+    TSAN_ACQUIRE(&tsan_grace_token); /* a grace period has passed */
+    TSAN_ACQUIRE(l);                 /* handed over by call_rcu */
     for (i = 0; i < l->n; i++) {
         item_put(l->items[i]);
     }
@@ -141,6 +144,7 @@ void cache_quiesce(void)
         return;
     }
     self->limbo = calloc(1, sizeof(*self->limbo));
+    TSAN_RELEASE(l);
     call_rcu(&l->head, limbo_release);
 }
 
@@ -148,7 +152,7 @@ size_t cache_item_bytes(const struct item *it)
 {
     /* memcached's ITEM_ntotal, so `bytes` reads the same. */
     return SLAB_MEMCACHED_HEADER + it->nkey + 1 +
-           ((it->iflags & ITEM_CFLAGS) ? 4 : 0) + it->nbytes + 2 +
+           ((item_flags_relaxed(it) & ITEM_CFLAGS) ? 4 : 0) + it->nbytes + 2 +
            (opts.use_cas ? 8 : 0);
 }
 
@@ -231,7 +235,7 @@ static void unlink_dead(struct item *it)
 
     rcu_read_lock();
     won = table_del(it);
-    rcu_read_unlock();
+    rcu_read_unlock_annotated();
     if (won) {
         __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED,
                            __ATOMIC_RELEASE);
@@ -255,7 +259,7 @@ static struct item *get_ref(const char *key, size_t nkey, uint64_t hash,
     if (it != NULL && !item_ref(it)) {
         it = NULL;
     }
-    rcu_read_unlock();
+    rcu_read_unlock_annotated();
     if (it != NULL && !cache_item_live(it, now)) {
         if (count_misses) {
             rel_time_t e = item_exptime(it);
@@ -314,9 +318,11 @@ static size_t reclaim(unsigned cls, bool chunked)
     if (n == 0) {
         /* Memory may be waiting in other threads' call_rcu batches. */
         rcu_barrier();
+        TSAN_ACQUIRE(&tsan_grace_token);
         return 0;
     }
     synchronize_rcu();
+    TSAN_ACQUIRE(&tsan_grace_token);
     for (i = 0; i < n; i++) {
         item_put(victims[i]);
     }
@@ -396,7 +402,7 @@ static bool swap_exact(struct item *old, struct item *fresh, uint64_t hash)
     if (table_lookup(item_key(old), old->nkey, hash, &iter) == old) {
         ok = table_replace(&iter, fresh, hash);
     }
-    rcu_read_unlock();
+    rcu_read_unlock_annotated();
     if (!ok) {
         undo_link(fresh);
         return false;
@@ -449,7 +455,7 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
         rcu_read_lock();
         if (mode == CACHE_SET) {
             old = table_add_replace(it, hash);
-            rcu_read_unlock();
+            rcu_read_unlock_annotated();
             linked(it);
             if (old != NULL) {
                 unlinked(old);
@@ -459,13 +465,13 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
         old = table_lookup(item_key(it), it->nkey, hash, &iter);
         if (old != NULL && !cache_item_live(old, now)) {
             if (mode == CACHE_ADD && table_replace(&iter, it, hash)) {
-                rcu_read_unlock();
+                rcu_read_unlock_annotated();
                 linked(it);
                 unlinked(old);
                 return CACHE_STORED;
             }
             if (mode == CACHE_ADD) {
-                rcu_read_unlock();
+                rcu_read_unlock_annotated();
                 undo_link(it);
                 continue;         /* it changed under us: look again */
             }
@@ -476,11 +482,11 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
                 item_mark_active(old); /* memcached bumps it */
                 st = CACHE_NOT_STORED;
             } else if ((got = table_add_unique(it, hash)) == NULL) {
-                rcu_read_unlock();
+                rcu_read_unlock_annotated();
                 linked(it);
                 return CACHE_STORED;
             } else {
-                rcu_read_unlock();
+                rcu_read_unlock_annotated();
                 undo_link(it);
                 continue;         /* raced with another insert */
             }
@@ -492,16 +498,16 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
              * match. */
             st = CACHE_EXISTS;
         } else if (table_replace(&iter, it, hash)) {
-            rcu_read_unlock();
+            rcu_read_unlock_annotated();
             linked(it);
             unlinked(old);
             return CACHE_STORED;
         } else {
-            rcu_read_unlock();
+            rcu_read_unlock_annotated();
             undo_link(it);
             continue;
         }
-        rcu_read_unlock();
+        rcu_read_unlock_annotated();
         undo_link(it);
         return st;
     }
@@ -514,7 +520,7 @@ static bool value_number(const struct item *it, uint64_t *v)
     char *buf = small;
     bool ok;
 
-    if (it->nbytes == 0 || (it->iflags & ITEM_CHUNKED)) {
+    if (it->nbytes == 0 || (item_flags_relaxed(it) & ITEM_CHUNKED)) {
         return false;
     }
     if (it->nbytes + 2 > sizeof(small)) {
@@ -603,7 +609,7 @@ enum cache_status cache_delete(const char *key, size_t nkey)
         }
         rcu_read_lock();
         won = table_del(old);
-        rcu_read_unlock();
+        rcu_read_unlock_annotated();
         if (won) {
             unlinked(old);
         }
@@ -637,7 +643,7 @@ void cache_unlink_key(const char *key, size_t nkey)
 
         rcu_read_lock();
         won = table_del(it);
-        rcu_read_unlock();
+        rcu_read_unlock_annotated();
         if (won) {
             unlinked(it);
         }

@@ -63,6 +63,8 @@ static void *crawler_main(void *arg)
         }
         if (n > 0) {
             synchronize_rcu();
+    TSAN_ACQUIRE(&tsan_grace_token);
+            TSAN_ACQUIRE(&tsan_grace_token);
             for (i = 0; i < n; i++) {
                 item_put(victims[i]);
             }

@@ -115,7 +115,7 @@ size_t evict_collect(unsigned cls, struct item **out, size_t max)
             out[n++] = it;
         }
     }
-    rcu_read_unlock();
+    rcu_read_unlock_annotated();
     pthread_mutex_unlock(&h->lock);
     return n;
 }
@@ -139,7 +139,7 @@ size_t evict_crawl(size_t max_chunks, struct item **out, size_t max)
             out[n++] = it;
         }
     }
-    rcu_read_unlock();
+    rcu_read_unlock_annotated();
     pthread_mutex_unlock(&crawl_hand.lock);
     return n;
 }

@@ -119,7 +119,7 @@ void item_put(struct item *it)
     if (__atomic_sub_fetch(&it->refcount, 1, __ATOMIC_ACQ_REL) != 0) {
         return;
     }
-    if (it->iflags & ITEM_CHUNKED) {
+    if (item_flags_relaxed(it) & ITEM_CHUNKED) {
         free_chunks(chunk_table(it), chunks_needed(it->nbytes));
     }
     /* Clear the flags so page sweepers see a free chunk. */
@@ -129,7 +129,7 @@ void item_put(struct item *it)
 
 int item_segment_count(const struct item *it)
 {
-    if (!(it->iflags & ITEM_CHUNKED)) {
+    if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
         return 1;
     }
     return (int)chunks_needed(it->nbytes);
@@ -141,7 +141,7 @@ int item_segments(const struct item *it, struct iovec *iov, int max)
     char **table;
     int n = 0;
 
-    if (!(it->iflags & ITEM_CHUNKED)) {
+    if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
         iov[0].iov_base = item_data(it);
         iov[0].iov_len = it->nbytes;
         return 1;
@@ -166,7 +166,7 @@ static void value_walk(const struct item *it, size_t off, char *buf,
     size_t per;
     char **table;
 
-    if (!(it->iflags & ITEM_CHUNKED)) {
+    if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
         if (out) {
             memcpy(buf, item_data(it) + off, len);
         } else {

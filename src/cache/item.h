@@ -36,10 +36,18 @@
 #include <urcu/rculfhash.h>
 
 #include "util/clock.h"
+#include "util/tsan.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Ends a read-side section; tells TSan what the grace period orders. */
+static inline void rcu_read_unlock_annotated(void)
+{
+    TSAN_RELEASE(&tsan_grace_token);
+    rcu_read_unlock();
+}
 
 #define KEY_MAX_LENGTH 250        /* memcached's key length limit */
 
@@ -74,6 +82,13 @@ static inline size_t item_total_size(size_t nkey, uint32_t cflags,
     return ITEM_HDR_SIZE + ITEM_SEQ_SIZE + (cflags ? 4 : 0) + nkey + nbytes;
 }
 
+/* Flag bits for layout questions (CFLAGS, CHUNKED never change once the
+ * item is built; the load is atomic because other bits do). */
+static inline uint8_t item_flags_relaxed(const struct item *it)
+{
+    return __atomic_load_n(&it->iflags, __ATOMIC_RELAXED);
+}
+
 static inline uint64_t item_seq(const struct item *it)
 {
     uint64_t v;
@@ -91,7 +106,7 @@ static inline uint32_t item_cflags(const struct item *it)
 {
     uint32_t v = 0;
 
-    if (it->iflags & ITEM_CFLAGS) {
+    if (item_flags_relaxed(it) & ITEM_CFLAGS) {
         memcpy(&v, (const char *)it + ITEM_HDR_SIZE + ITEM_SEQ_SIZE,
                sizeof(v));
     }
@@ -101,7 +116,7 @@ static inline uint32_t item_cflags(const struct item *it)
 static inline char *item_key(const struct item *it)
 {
     return (char *)it + ITEM_HDR_SIZE + ITEM_SEQ_SIZE +
-           ((it->iflags & ITEM_CFLAGS) ? 4 : 0);
+           ((item_flags_relaxed(it) & ITEM_CFLAGS) ? 4 : 0);
 }
 
 /* Value of a non-chunked item. */

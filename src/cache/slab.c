@@ -146,7 +146,7 @@ static bool grow_locked(unsigned id, struct slab_class *c)
         return false;
     }
     page = slab.arena + used * slab.page_size;
-    slab.page_class[used] = (uint8_t)id;
+    __atomic_store_n(&slab.page_class[used], (uint8_t)id, __ATOMIC_RELAXED);
     __atomic_store_n(&slab.pages_used, used + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&slab.grow_lock);
 
@@ -193,7 +193,7 @@ unsigned slab_class_of(const void *p)
 {
     size_t page = (size_t)((const char *)p - slab.arena) / slab.page_size;
 
-    return slab.page_class[page];
+    return __atomic_load_n(&slab.page_class[page], __ATOMIC_RELAXED);
 }
 
 size_t slab_pages_used(void)
@@ -203,7 +203,7 @@ size_t slab_pages_used(void)
 
 unsigned slab_page_class(size_t page)
 {
-    return slab.page_class[page];
+    return __atomic_load_n(&slab.page_class[page], __ATOMIC_RELAXED);
 }
 
 char *slab_page_base(size_t page)

@@ -8,6 +8,8 @@
 
 #include <xxhash.h>
 
+#include "util/tsan.h"
+
 static struct cds_lfht *table;
 static size_t buckets;            /* atomic: current bucket count */
 
@@ -43,12 +45,17 @@ static int match(struct cds_lfht_node *node, const void *arg)
     const struct match_key *k = arg;
     struct item *it = caa_container_of(node, struct item, node);
 
+    TSAN_ACQUIRE(it);             /* rcu_dereference inside cds_lfht */
     return it->nkey == k->nkey && memcmp(item_key(it), k->key, k->nkey) == 0;
 }
 
 static struct item *to_item(struct cds_lfht_node *node)
 {
-    return node ? caa_container_of(node, struct item, node) : NULL;
+    if (node == NULL) {
+        return NULL;
+    }
+    TSAN_ACQUIRE(caa_container_of(node, struct item, node));
+    return caa_container_of(node, struct item, node);
 }
 
 struct item *table_lookup(const char *key, size_t nkey, uint64_t hash,
@@ -66,6 +73,7 @@ struct item *table_lookup(const char *key, size_t nkey, uint64_t hash,
 
 struct item *table_add_replace(struct item *it, uint64_t hash)
 {
+    TSAN_RELEASE(it);             /* rcu_assign_pointer inside cds_lfht */
     struct match_key k = { item_key(it), it->nkey };
 
     return to_item(cds_lfht_add_replace(table, hash, match, &k, &it->node));
@@ -74,6 +82,7 @@ struct item *table_add_replace(struct item *it, uint64_t hash)
 bool table_replace(struct cds_lfht_iter *iter, struct item *it,
                    uint64_t hash)
 {
+    TSAN_RELEASE(it);             /* rcu_assign_pointer inside cds_lfht */
     struct match_key k = { item_key(it), it->nkey };
 
     return cds_lfht_replace(table, iter, hash, match, &k, &it->node) == 0;
@@ -81,6 +90,7 @@ bool table_replace(struct cds_lfht_iter *iter, struct item *it,
 
 struct item *table_add_unique(struct item *it, uint64_t hash)
 {
+    TSAN_RELEASE(it);             /* rcu_assign_pointer inside cds_lfht */
     struct match_key k = { item_key(it), it->nkey };
     struct cds_lfht_node *got;
 
