@@ -10,7 +10,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 RINGCACHED=${RINGCACHED:-$ROOT/src/ringcached}
 MEMCACHED=${MEMCACHED:-$(command -v memcached || echo /usr/bin/memcached)}
 
-# ---- defaults (a full default run takes about 6 minutes) ----
+# ---- defaults (a full default run takes about 5 minutes) ----
 DUR=10            # seconds per throughput run
 REPS=3            # runs per server and workload (A B A B ...)
 THREADS=4         # server -t
@@ -141,7 +141,7 @@ port_busy() {  # is anything listening on this TCP port?
     local hex; hex=$(printf ':%04X ' "$1")
     grep -q "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
-alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat"; }
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat" 2>/dev/null; }
 ask() {  # port command: send one command, print the reply up to END/VERSION
     timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
         printf "%s\r\n" "$1" >&3
@@ -152,15 +152,15 @@ stat_of() { { ask "$1" stats || true; } | awk -v k="$2" '$2==k {print $3}'; }  #
 can_connect() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
 
 start_server() {  # slot mem
-    local s=$1 mem=$2 try port pid i
-    for try in 1 2 3 4 5 6 7 8 9 10; do
+    local s=$1 mem=$2 port pid
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
         port=$((20000 + RANDOM % 40000))
         port_busy "$port" && continue
         # shellcheck disable=SC2086
         "${SRV_PREFIX[@]}" "${BIN[$s]}" -p "$port" -l 127.0.0.1 -U 0 -t "$THREADS" -m "$mem" \
             "${USERFLAG[@]}" ${EXTRA[$s]} >"$TMP/${NAME[$s]}.log" 2>&1 &
         pid=$!
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             alive "$pid" || break
             if can_connect "$port"; then
                 PID[$s]=$pid PORT[$s]=$port STARTED+=("$pid")
@@ -191,7 +191,10 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }  # uti
 rss_kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 kv() { awk -F= -v k="$2" '$1==k {print $2}' "$1"; }
 calc() { awk "BEGIN { x = $1; printf \"%.${2:-2}f\", x }"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.2f", a / b }'; }
+ratio() {  # a b [decimals]: a/b, or "-"
+    awk -v a="$1" -v b="$2" -v d="${3:-2}" \
+        'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-"; else printf "%.*f", d, a / b }'
+}
 median() {  # median of the arguments ("-" if none)
     printf '%s\n' "$@" | { grep -v '^-$' || true; } | sort -g |
         awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
@@ -273,6 +276,9 @@ summary_rows() {  # workload label [plot-label]: two server rows, a ratio row
     printf '%-24s %-11s %10s %9s %9s %11s\n' "" "ratio r/m" \
         "$(ratio "${M[ringcached.ops]}" "${M[memcached.ops]}")" "$(ratio "${M[ringcached.p99]}" "${M[memcached.p99]}")" \
         "$(ratio "${M[ringcached.cpu]}" "${M[memcached.cpu]}")" "$(ratio "${M[ringcached.opc]}" "${M[memcached.opc]}")"
+    for v in ops p99 cpu opc; do
+        echo "tput.$w.ratio.$v=$(ratio "${M[ringcached.$v]}" "${M[memcached.$v]}" 3)" >>"$SUM"
+    done
     [ -n "$dat" ] && printf '"%s" %s %s %s %s %s %s\n' "$dat" \
         "${M[ringcached.ops]}" "${M[memcached.ops]}" "${M[ringcached.p99]}" "${M[memcached.p99]}" \
         "${M[ringcached.opc]}" "${M[memcached.opc]}" >>"$DAT"
@@ -359,7 +365,7 @@ if has rss; then
         stop_server "$s"
     done
     echo "ratio r/m bytes/item: $(ratio "${BPI[r]}" "${BPI[m]}")"
-    echo "rss.ratio=$(ratio "${BPI[r]}" "${BPI[m]}")" >>"$SUM"
+    echo "rss.ratio=$(ratio "${BPI[r]}" "${BPI[m]}" 3)" >>"$SUM"
     echo
 fi
 
@@ -382,8 +388,8 @@ if has hit; then
         echo "hit.${NAME[$s]}.hit_ratio=${HR[$s]}" >>"$SUM"
         stop_server "$s"
     done
-    echo "ratio r/m hit ratio: $(ratio "${HR[r]}" "${HR[m]}")"
-    echo "hit.ratio=$(ratio "${HR[r]}" "${HR[m]}")" >>"$SUM"
+    echo "ratio r/m hit ratio: $(ratio "${HR[r]}" "${HR[m]}" 3)"
+    echo "hit.ratio=$(ratio "${HR[r]}" "${HR[m]}" 3)" >>"$SUM"
     echo
 fi
 
@@ -407,7 +413,7 @@ if has bound; then
         stop_server "$s"
     done
     echo "ratio r/m peak RSS: $(ratio "${PEAK[r]}" "${PEAK[m]}")  (limit $BOUND_MEM MiB)"
-    echo "bound.ratio=$(ratio "${PEAK[r]}" "${PEAK[m]}")" >>"$SUM"
+    echo "bound.ratio=$(ratio "${PEAK[r]}" "${PEAK[m]}" 3)" >>"$SUM"
     echo
 fi
 
