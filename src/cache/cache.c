@@ -29,8 +29,10 @@
 #include "util/numparse.h"
 
 #define LIMBO_CAP 256             /* retired items per call_rcu batch */
-#define RECLAIM_BATCH 32          /* victims per eviction round */
-#define ALLOC_ATTEMPTS 8          /* eviction rounds before out of memory */
+#define RECLAIM_BATCH 32          /* most victims per eviction round */
+#define RECLAIM_FRACTION 64       /* ...and at most 1/64 of the class */
+#define ALLOC_MAX_ROUNDS 4096     /* reclaim rounds for one allocation */
+#define ALLOC_IDLE_ROUNDS 3       /* rounds freeing nothing: out of memory */
 #define INCR_MAX_STORAGE 24       /* room for a u64 in decimal */
 
 struct limbo {
@@ -292,29 +294,40 @@ struct item *cache_get(const char *key, size_t nkey, bool touch,
 }
 
 /*
- * Frees memory for class cls by evicting, and releases this thread's own
- * retired items at the same grace period. Returns how many were released.
+ * Makes room in class cls for an item needing `need` chunks; returns how
+ * many items were released (0: nothing could be done this round).
+ *
+ * This thread's own retired items come first: they are already garbage and
+ * only wait for a grace period, so a burst of overwrites must reuse them
+ * rather than evict live items. Then the class's clock hand, in batches
+ * sized to the class (32 victims of a 512 KiB class would empty a small
+ * cache), each batch paying for one synchronize_rcu.
  */
-static size_t reclaim(unsigned cls, bool chunked)
+static size_t reclaim(unsigned cls, size_t need)
 {
-    struct item *victims[2 * RECLAIM_BATCH + LIMBO_CAP];
+    struct item *victims[RECLAIM_BATCH > LIMBO_CAP ? RECLAIM_BATCH
+                                                   : LIMBO_CAP];
     struct limbo *l = self->limbo;
     size_t n = 0, i;
 
-    if (opts.evict) {
-        n = evict_collect(cls, victims, RECLAIM_BATCH);
-        if (chunked && cls != slab_largest_class()) {
-            n += evict_collect(slab_largest_class(), victims + n,
-                               RECLAIM_BATCH);
+    if (l->n > 0) {
+        for (i = 0; i < l->n; i++) {
+            victims[n++] = l->items[i];
         }
+        l->n = 0;
+    } else if (opts.evict) {
+        struct slab_class_stats st;
+        size_t batch;
+
+        slab_stats(cls, &st);
+        batch = st.total_chunks / RECLAIM_FRACTION;
+        batch = batch < need ? need : batch;
+        batch = batch > RECLAIM_BATCH ? RECLAIM_BATCH : batch;
+        n = evict_collect(cls, victims, batch);
     } else {
         /* -M: expired items may still be reclaimed, as memcached does. */
         n = evict_crawl(4096, victims, RECLAIM_BATCH);
     }
-    for (i = 0; i < l->n; i++) {
-        victims[n++] = l->items[i];
-    }
-    l->n = 0;
     if (n == 0) {
         /* Memory may be waiting in other threads' call_rcu batches. */
         rcu_barrier();
@@ -337,21 +350,24 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
     size_t mc_total = SLAB_MEMCACHED_HEADER + nkey + 1 + (cflags ? 4 : 0) +
                       nbytes + 2 + (opts.use_cas ? 8 : 0);
     unsigned cls = item_alloc_class(nkey, cflags, nbytes);
-    bool chunked = slab_class_for(item_total_size(nkey, cflags, nbytes)) == 0;
-    int attempt;
+    size_t need = item_chunks_needed(nkey, cflags, nbytes);
+    int rounds = 0, idle = 0;
 
     *out = NULL;
     if (mc_total > opts.item_size_max || cls == 0) {
         return CACHE_TOO_LARGE;
     }
-    for (attempt = 0; attempt < ALLOC_ATTEMPTS; attempt++) {
+    /* Keep reclaiming while it makes progress; give up after a few rounds
+     * that free nothing (everything left is in use, or -M). */
+    while (rounds++ < ALLOC_MAX_ROUNDS && idle < ALLOC_IDLE_ROUNDS) {
         *out = item_alloc(key, nkey, cflags, exptime, nbytes);
         if (*out != NULL) {
             return CACHE_OK;
         }
-        reclaim(cls, chunked);
+        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
     }
-    return CACHE_NO_MEMORY;
+    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+    return *out != NULL ? CACHE_OK : CACHE_NO_MEMORY;
 }
 
 /* Builds old's value with data appended or prepended; NULL if no memory. */

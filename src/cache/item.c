@@ -1,6 +1,15 @@
 /*
  * item: allocation, reference counting and value access (see item.h).
  *
+ * A chunked item's head is a chunk of the largest class: header, key, a table
+ * of continuation chunks (also of the largest class), then as much of the
+ * value as fits. Keeping every piece of a large item in one class matters
+ * for eviction: the clock hand of the largest class finds the head (the
+ * only linked piece) and evicting it frees all of the item's memory there.
+ *
+ *   head:  | header | key | cont[0..n-1] | value[0 .. inline) |
+ *   cont:  | 32 zero bytes | value ... |
+ *
  * Note that allocation here never evicts: it returns NULL and cache.c, which
  * owns the eviction and RCU policy, makes room and calls again.
  */
@@ -8,32 +17,76 @@
 
 #include "cache/slab.h"
 
-static size_t chunk_payload(void)
+/* Where a chunked value's bytes live. */
+struct chunk_layout {
+    size_t conts;                 /* continuation chunks */
+    size_t inline_len;            /* value bytes in the head chunk */
+};
+
+static size_t cont_payload(void)
 {
     return slab_chunk_size(slab_largest_class()) - ITEM_CHUNK_HDR;
 }
 
-static size_t chunks_needed(size_t nbytes)
+static bool is_chunked(size_t nkey, uint32_t cflags, size_t nbytes)
 {
-    size_t per = chunk_payload();
-
-    return (nbytes + per - 1) / per;
+    return slab_class_for(item_total_size(nkey, cflags, nbytes)) == 0;
 }
 
-static size_t header_size(size_t nkey, uint32_t cflags, size_t nbytes)
+/* Smallest number of continuation chunks that holds nbytes; false if the
+ * key alone leaves no room (cannot happen with chunk sizes >= 1 KiB). */
+static bool layout_for(size_t nkey, uint32_t cflags, size_t nbytes,
+                       struct chunk_layout *out)
 {
-    size_t plain = item_total_size(nkey, cflags, nbytes);
+    size_t max = slab_chunk_size(slab_largest_class());
+    size_t fixed = item_total_size(nkey, cflags, 0);
+    size_t per = cont_payload();
+    size_t n;
 
-    if (slab_class_for(plain) != 0) {
-        return plain;
+    if (fixed >= max) {
+        return false;
     }
-    return item_total_size(nkey, cflags, 0) + sizeof(void *) *
-           chunks_needed(nbytes);
+    /* Start near the answer: each continuation also costs a table slot. */
+    n = nbytes > max - fixed ? (nbytes - (max - fixed)) / per : 0;
+    for (;; n++) {
+        size_t used = fixed + n * sizeof(void *);
+        size_t inl;
+
+        if (used >= max) {
+            return false;
+        }
+        inl = max - used;
+        if (inl + n * per >= nbytes) {
+            out->conts = n;
+            out->inline_len = inl < nbytes ? inl : nbytes;
+            return true;
+        }
+    }
+}
+
+static void layout_of(const struct item *it, struct chunk_layout *out)
+{
+    layout_for(it->nkey, item_cflags(it), it->nbytes, out);
 }
 
 unsigned item_alloc_class(size_t nkey, uint32_t cflags, size_t nbytes)
 {
-    return slab_class_for(header_size(nkey, cflags, nbytes));
+    struct chunk_layout l;
+
+    if (!is_chunked(nkey, cflags, nbytes)) {
+        return slab_class_for(item_total_size(nkey, cflags, nbytes));
+    }
+    return layout_for(nkey, cflags, nbytes, &l) ? slab_largest_class() : 0;
+}
+
+size_t item_chunks_needed(size_t nkey, uint32_t cflags, size_t nbytes)
+{
+    struct chunk_layout l;
+
+    if (!is_chunked(nkey, cflags, nbytes)) {
+        return 1;
+    }
+    return layout_for(nkey, cflags, nbytes, &l) ? l.conts + 1 : 0;
 }
 
 bool item_size_fits(size_t nkey, uint32_t cflags, size_t nbytes)
@@ -41,12 +94,17 @@ bool item_size_fits(size_t nkey, uint32_t cflags, size_t nbytes)
     return item_alloc_class(nkey, cflags, nbytes) != 0;
 }
 
-static char **chunk_table(const struct item *it)
+static char **cont_table(const struct item *it)
 {
     return (char **)(item_key(it) + it->nkey);
 }
 
-static void free_chunks(char **table, size_t n)
+static char *inline_data(const struct item *it, const struct chunk_layout *l)
+{
+    return (char *)(cont_table(it) + l->conts);
+}
+
+static void free_conts(char **table, size_t n)
 {
     size_t i;
 
@@ -58,13 +116,16 @@ static void free_chunks(char **table, size_t n)
 struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
                         rel_time_t exptime, size_t nbytes)
 {
-    size_t hdr = header_size(nkey, cflags, nbytes);
-    unsigned cls = slab_class_for(hdr);
-    bool chunked = hdr != item_total_size(nkey, cflags, nbytes);
+    bool chunked = is_chunked(nkey, cflags, nbytes);
+    unsigned cls = item_alloc_class(nkey, cflags, nbytes);
+    struct chunk_layout l = { 0, 0 };
     struct item *it;
 
     if (cls == 0) {
         return NULL;
+    }
+    if (chunked) {
+        layout_for(nkey, cflags, nbytes, &l);
     }
     it = slab_alloc(cls);
     if (it == NULL) {
@@ -85,18 +146,19 @@ struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
     }
     memcpy(item_key(it), key, nkey);
     if (chunked) {
-        size_t n = chunks_needed(nbytes), i;
-        char **table = chunk_table(it);
+        char **table = cont_table(it);
         unsigned big = slab_largest_class();
+        size_t i;
 
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < l.conts; i++) {
             table[i] = slab_alloc(big);
             if (table[i] == NULL) {
-                free_chunks(table, i);
+                free_conts(table, i);
                 __atomic_store_n(&it->iflags, 0, __ATOMIC_RELEASE);
                 slab_free(it);
                 return NULL;
             }
+            /* Zeroed flag byte: page sweepers skip continuations. */
             memset(table[i], 0, ITEM_CHUNK_HDR);
         }
     }
@@ -120,7 +182,10 @@ void item_put(struct item *it)
         return;
     }
     if (item_flags_relaxed(it) & ITEM_CHUNKED) {
-        free_chunks(chunk_table(it), chunks_needed(it->nbytes));
+        struct chunk_layout l;
+
+        layout_of(it, &l);
+        free_conts(cont_table(it), l.conts);
     }
     /* Clear the flags so page sweepers see a free chunk. */
     __atomic_store_n(&it->iflags, 0, __ATOMIC_RELEASE);
@@ -129,15 +194,19 @@ void item_put(struct item *it)
 
 int item_segment_count(const struct item *it)
 {
+    struct chunk_layout l;
+
     if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
         return 1;
     }
-    return (int)chunks_needed(it->nbytes);
+    layout_of(it, &l);
+    return (int)l.conts + 1;
 }
 
 int item_segments(const struct item *it, struct iovec *iov, int max)
 {
-    size_t left = it->nbytes, per;
+    struct chunk_layout l;
+    size_t left, per, i;
     char **table;
     int n = 0;
 
@@ -146,12 +215,17 @@ int item_segments(const struct item *it, struct iovec *iov, int max)
         iov[0].iov_len = it->nbytes;
         return 1;
     }
-    per = chunk_payload();
-    table = chunk_table(it);
-    while (left > 0 && n < max) {
+    layout_of(it, &l);
+    iov[n].iov_base = inline_data(it, &l);
+    iov[n].iov_len = l.inline_len;
+    n++;
+    left = it->nbytes - l.inline_len;
+    per = cont_payload();
+    table = cont_table(it);
+    for (i = 0; left > 0 && n < max; i++) {
         size_t len = left < per ? left : per;
 
-        iov[n].iov_base = table[n] + ITEM_CHUNK_HDR;
+        iov[n].iov_base = table[i] + ITEM_CHUNK_HDR;
         iov[n].iov_len = len;
         left -= len;
         n++;
@@ -159,10 +233,11 @@ int item_segments(const struct item *it, struct iovec *iov, int max)
     return n;
 }
 
-/* Walks the value's bytes [off, off+len) calling copy on each piece. */
+/* Copies the value's bytes [off, off+len) out of (or into) buf. */
 static void value_walk(const struct item *it, size_t off, char *buf,
                        size_t len, bool out)
 {
+    struct chunk_layout l;
     size_t per;
     char **table;
 
@@ -174,21 +249,33 @@ static void value_walk(const struct item *it, size_t off, char *buf,
         }
         return;
     }
-    per = chunk_payload();
-    table = chunk_table(it);
+    layout_of(it, &l);
+    per = cont_payload();
+    table = cont_table(it);
     while (len > 0) {
-        size_t idx = off / per, in = off % per;
-        size_t n = per - in < len ? per - in : len;
-        char *p = table[idx] + ITEM_CHUNK_HDR + in;
+        char *p;
+        size_t room;
 
-        if (out) {
-            memcpy(buf, p, n);
+        if (off < l.inline_len) {
+            p = inline_data(it, &l) + off;
+            room = l.inline_len - off;
         } else {
-            memcpy(p, buf, n);
+            size_t rel = off - l.inline_len;
+
+            p = table[rel / per] + ITEM_CHUNK_HDR + rel % per;
+            room = per - rel % per;
         }
-        buf += n;
-        off += n;
-        len -= n;
+        if (room > len) {
+            room = len;
+        }
+        if (out) {
+            memcpy(buf, p, room);
+        } else {
+            memcpy(p, buf, room);
+        }
+        buf += room;
+        off += room;
+        len -= room;
     }
 }
 

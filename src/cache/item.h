@@ -14,9 +14,11 @@
  * ends every value on the wire is not stored. A 16-byte key with a 100-byte
  * value fits a 152-byte chunk where memcached needs 192.
  *
- * Values larger than the largest slab chunk are CHUNKED: after the key the
- * item holds an array of pointers to data chunks from the largest class,
- * each starting with a zeroed ITEM_CHUNK_HDR so page sweepers skip them.
+ * Values larger than the largest slab chunk are CHUNKED: the item itself is
+ * a chunk of the largest class holding, after the key, a table of
+ * continuation chunks (also of the largest class, each starting with a
+ * zeroed ITEM_CHUNK_HDR so page sweepers skip them) and then the first part
+ * of the value; see item.c.
  *
  * Reference counting: a linked item holds one reference for the table
  * (kept until a grace period after it is unlinked, so a reader that found it
@@ -166,8 +168,10 @@ struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
 /* Whether item_alloc can ever hold this (slab classes, chunking). */
 bool item_size_fits(size_t nkey, uint32_t cflags, size_t nbytes);
 
-/* Data chunks a chunked item needs, and the first class to allocate from. */
+/* The class an item's (head) chunk comes from; 0 if it cannot be stored. */
 unsigned item_alloc_class(size_t nkey, uint32_t cflags, size_t nbytes);
+/* Chunks of that class the item needs in all (1 unless chunked). */
+size_t item_chunks_needed(size_t nkey, uint32_t cflags, size_t nbytes);
 
 /*
  * Fills iov with the value's segments (one for a plain item, one per data

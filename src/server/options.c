@@ -225,9 +225,18 @@ int options_parse(int argc, char **argv, struct settings *s)
         switch (c) {
         case 'p':
             s->port = atoi(optarg);
+            if (s->port < 0 || s->port > 65535) {
+                fprintf(stderr, "ERROR: Invalid port number %d.\n", s->port);
+                return OPTIONS_EXIT_USAGE;
+            }
             break;
         case 'U':
             s->udp_port = atoi(optarg);
+            if (s->udp_port < 0 || s->udp_port > 65535) {
+                fprintf(stderr, "ERROR: Invalid port number %d.\n",
+                        s->udp_port);
+                return OPTIONS_EXIT_USAGE;
+            }
             if (s->udp_port != 0) {
                 return bad("UDP is not supported yet: -U must be 0\n", "");
             }

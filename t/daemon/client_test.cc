@@ -395,6 +395,37 @@ TEST_F(ClientTest, LargeValuesAcrossChunkBoundary) {
   EXPECT_EQ("ok", must_get("big:after"));
 }
 
+TEST_F(ClientTest, MgetOfLargeValues) {
+  // ~12 MB in one multi-get response.
+  const int kKeys = 48;
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; i++) {
+    keys.push_back("mgl:" + std::to_string(i));
+    std::string v = rc_dt::random_bytes(200 * 1024 + i * 1000, 500 + i);
+    ASSERT_EQ(MEMCACHED_SUCCESS, set(keys[i], v)) << memcached_last_error_message(mc_);
+  }
+  std::vector<const char*> kp;
+  std::vector<size_t> kl;
+  for (auto& k : keys) {
+    kp.push_back(k.c_str());
+    kl.push_back(k.size());
+  }
+  ASSERT_EQ(MEMCACHED_SUCCESS, memcached_mget(mc_, kp.data(), kl.data(), kp.size()));
+  int n = 0;
+  memcached_return_t rc;
+  memcached_result_st* res;
+  while ((res = memcached_fetch_result(mc_, nullptr, &rc)) != nullptr) {
+    std::string k(memcached_result_key_value(res), memcached_result_key_length(res));
+    std::string v(memcached_result_value(res), memcached_result_length(res));
+    int i = atoi(k.c_str() + 4);
+    std::string want = rc_dt::random_bytes(200 * 1024 + i * 1000, 500 + i);
+    EXPECT_TRUE(v == want) << k << ": " << rc_dt::first_diff(want, v);
+    n++;
+    memcached_result_free(res);
+  }
+  EXPECT_EQ(kKeys, n);
+}
+
 TEST_F(ClientTest, ValuesWithCrLfAndNul) {
   const std::vector<std::string> values = {
       "\r\n",

@@ -8,18 +8,28 @@
 //     the harness only adds it for binaries named "memcached"),
 //   - run_program(): fork/exec a short-lived command with captured
 //     stdout/stderr and a hard timeout (for the command-line tests),
-//   - vmrss_kb(), stats(), raise_nofile() and a few string helpers.
+//   - Spawned: a server started with an exact command line (fixed port,
+//     unix socket, other -l addresses), killed and reaped by its destructor,
+//   - connect_tcp()/connect_unix() and FdConn for sockets other than
+//     127.0.0.1:port,
+//   - kill_one(): kill(2) that refuses pid <= 1 (no process groups, no -1),
+//   - vmrss_kb(), stats(), raise_nofile(), Rng and a few string helpers.
 #ifndef RINGCACHED_T_DAEMON_DAEMON_UTIL_H
 #define RINGCACHED_T_DAEMON_DAEMON_UTIL_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +44,17 @@
 #include "harness.h"
 
 namespace rc_dt {
+
+// kill(2) restricted to one real process that is not us: never a process
+// group, never -1 ("every process"), never init.  Returns kill's result, or
+// -1 with errno EINVAL for a refused pid.
+inline int kill_one(pid_t pid, int sig) {
+  if (pid <= 1 || pid == getpid()) {
+    errno = EINVAL;
+    return -1;
+  }
+  return kill(pid, sig);
+}
 
 // True when the server under test ($RINGCACHED) is really memcached, i.e. the
 // suite is being checked against the reference implementation.
@@ -154,7 +175,10 @@ inline RunResult run_program(const std::vector<std::string>& argv, int timeout_m
   fflush(stdout);
   fflush(stderr);
   pid_t pid = fork();
-  if (pid < 0) return res;
+  if (pid < 0) {
+    for (int fd : {po[0], po[1], pe[0], pe[1]}) ::close(fd);
+    return res;
+  }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
@@ -202,8 +226,7 @@ inline RunResult run_program(const std::vector<std::string>& argv, int timeout_m
     if (r < 0 && errno != EINTR) break;
     if (rc_test::now_ms() >= deadline) {
       res.timed_out = true;
-      kill(-pid, SIGKILL);
-      kill(pid, SIGKILL);
+      kill_one(pid, SIGKILL);
       while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
       }
       res.status = st;
@@ -213,6 +236,229 @@ inline RunResult run_program(const std::vector<std::string>& argv, int timeout_m
   }
   return res;
 }
+
+// ------------------------------------------------------------ sockets
+
+// Blocking connect to ip:port (IPv4), bounded by timeout_ms.  Returns a
+// blocking fd or -1 (errno of the failure kept in *err if given).
+inline int connect_tcp(const std::string& ip, int port, int timeout_ms = 3000, int* err = nullptr) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, ip.c_str(), &sa.sin_addr) != 1) {
+    ::close(fd);
+    return -1;
+  }
+  int rc = connect(fd, (struct sockaddr*)&sa, sizeof sa);
+  int e = rc == 0 ? 0 : errno;
+  if (rc != 0 && e == EINPROGRESS) {
+    struct pollfd p = {fd, POLLOUT, 0};
+    int n;
+    do n = poll(&p, 1, timeout_ms); while (n < 0 && errno == EINTR);
+    socklen_t len = sizeof e;
+    if (n <= 0) e = ETIMEDOUT;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
+  }
+  if (err) *err = e;
+  if (e != 0) {
+    ::close(fd);
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+inline int connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) {
+    ::close(fd);
+    return -1;
+  }
+  memcpy(sa.sun_path, path.c_str(), path.size());
+  if (connect(fd, (struct sockaddr*)&sa, sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A minimal text-protocol connection over any connected stream fd (a unix
+// socket, or TCP to an address other than 127.0.0.1).  All waits bounded.
+class FdConn {
+ public:
+  explicit FdConn(int fd) : fd_(fd) {}
+  ~FdConn() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdConn(const FdConn&) = delete;
+  FdConn& operator=(const FdConn&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  bool send(const std::string& s, int timeout_ms = 10000) {
+    size_t off = 0;
+    long long deadline = rc_test::now_ms() + timeout_ms;
+    while (fd_ >= 0 && off < s.size()) {
+      struct pollfd p = {fd_, POLLOUT, 0};
+      int left = (int)(deadline - rc_test::now_ms());
+      if (left <= 0 || poll(&p, 1, left) <= 0) return false;
+      ssize_t w = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) off += (size_t)w;
+      else if (w < 0 && errno != EAGAIN && errno != EINTR) return false;
+    }
+    return fd_ >= 0;
+  }
+  std::string recv_until(const std::string& term, int timeout_ms = 5000) {
+    long long deadline = rc_test::now_ms() + timeout_ms;
+    for (;;) {
+      size_t pos = buf_.find(term);
+      if (pos != std::string::npos) {
+        std::string out = buf_.substr(0, pos + term.size());
+        buf_.erase(0, pos + term.size());
+        return out;
+      }
+      int left = (int)(deadline - rc_test::now_ms());
+      if (fd_ < 0 || eof_ || left <= 0) break;
+      struct pollfd p = {fd_, POLLIN, 0};
+      if (poll(&p, 1, left) <= 0) continue;
+      char tmp[65536];
+      ssize_t r = ::recv(fd_, tmp, sizeof tmp, MSG_DONTWAIT);
+      if (r > 0) buf_.append(tmp, (size_t)r);
+      else if (r == 0 || (errno != EAGAIN && errno != EINTR)) eof_ = true;
+    }
+    std::string out;
+    out.swap(buf_);
+    return out;
+  }
+  std::string cmd(const std::string& req, const std::string& term = "\r\n", int timeout_ms = 5000) {
+    if (!send(req)) return recv_until(term, 200);
+    return recv_until(term, timeout_ms);
+  }
+
+ private:
+  int fd_;
+  bool eof_ = false;
+  std::string buf_;
+};
+
+// ------------------------------------------------------------ processes
+
+// A server started with an exact command line (not through the harness,
+// which always adds -l 127.0.0.1 -p <new port>).  stdout/stderr go to a log
+// file.  The destructor SIGKILLs (its pid only) and reaps it.
+class Spawned {
+ public:
+  explicit Spawned(const std::vector<std::string>& argv) {
+    char tmpl[] = "/tmp/rc_spawned_XXXXXX";
+    int logfd = mkstemp(tmpl);
+    log_path_ = tmpl;
+    std::string hdr = "#";
+    for (auto& a : argv) hdr += " " + a;
+    hdr += "\n";
+    if (logfd >= 0) {
+      ssize_t w = write(logfd, hdr.data(), hdr.size());
+      (void)w;
+    }
+    std::vector<char*> av;
+    for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(126);
+      setpgid(0, 0);
+      int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, 0);
+      if (logfd >= 0) {
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+      }
+      ::signal(SIGPIPE, SIG_DFL);
+      execv(av[0], av.data());
+      _exit(127);
+    }
+    if (logfd >= 0) ::close(logfd);
+  }
+  ~Spawned() {
+    if (pid_ > 0 && !reaped_) {
+      kill_one(pid_, SIGKILL);
+      int st;
+      while (waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+      }
+    }
+    if (!log_path_.empty()) unlink(log_path_.c_str());
+  }
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+
+  pid_t pid() const { return pid_; }
+  std::string log() const { return rc_test::read_file(log_path_); }
+
+  // Raw wait status once exited within timeout_ms, else -1.
+  int wait_exit(int timeout_ms) {
+    if (reaped_) return status_;
+    if (pid_ <= 0) return -1;  // never waitpid(-1): that would reap other children
+    long long deadline = rc_test::now_ms() + timeout_ms;
+    for (;;) {
+      int st;
+      pid_t r = waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        status_ = st;
+        return st;
+      }
+      if (r < 0 && errno != EINTR) return -1;
+      if (rc_test::now_ms() >= deadline) return -1;
+      rc_test::sleep_ms(5);
+    }
+  }
+  bool running() { return wait_exit(0) == -1; }
+  void signal(int sig) {
+    if (!reaped_) kill_one(pid_, sig);
+  }
+
+  // Until ip:port accepts a connection; false if the process died or timed out.
+  bool wait_tcp(const std::string& ip, int port, int timeout_ms = 5000) {
+    long long deadline = rc_test::now_ms() + timeout_ms;
+    while (rc_test::now_ms() < deadline) {
+      if (!running()) return false;
+      int fd = connect_tcp(ip, port, 200);
+      if (fd >= 0) {
+        ::close(fd);
+        return true;
+      }
+      rc_test::sleep_ms(20);
+    }
+    return false;
+  }
+  bool wait_unix(const std::string& path, int timeout_ms = 5000) {
+    long long deadline = rc_test::now_ms() + timeout_ms;
+    while (rc_test::now_ms() < deadline) {
+      if (!running()) return false;
+      int fd = connect_unix(path);
+      if (fd >= 0) {
+        ::close(fd);
+        return true;
+      }
+      rc_test::sleep_ms(20);
+    }
+    return false;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+  std::string log_path_;
+};
 
 // Deterministic pseudo-random generator (xorshift64*), so failures reproduce.
 struct Rng {

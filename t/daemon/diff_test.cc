@@ -12,6 +12,9 @@
 //   RC_DIFF_RETRY   0 disables the automatic re-run, with a 4x longer idle
 //                   time, of a script whose transcripts differ only in how
 //                   the same bytes fell into captures (default: enabled)
+//   RC_DIFF_PHASE_MS  delay (ms) between starting the reference and the
+//                   server under test, to check that scripts do not depend on
+//                   the phase of the servers' 1 s clocks (default 0)
 //   RC_DIFF_DUMP    1 writes both normalised transcripts of every script to
 //                   $TMPDIR (default only on mismatch)
 //
@@ -58,7 +61,15 @@
 // Capture: after a send step the connection is read until no byte arrived
 // for the idle time (default 60 ms, max 5 s in total), or EOF/reset.  EOF is
 // recorded as <EOF>; a step on a connection that has already seen EOF is
-// not sent and records <closed>.
+// not sent and records <closed>.  Bytes still arriving after the last step
+// are compared too.
+//
+// Both servers run the script in lockstep (each step on both at once, in two
+// threads).  When the two captures of a step differ, both connections are
+// read again with 4x the idle time before the step counts as different, so
+// a merely slow reply is not reported.  If the transcripts still differ but
+// each connection received the same byte stream, the whole script is re-run
+// once with 4x the idle time (RC_DIFF_RETRY=0 disables this).
 //
 // Normalisation before comparison (applied to both servers alike):
 //   * CAS values in VALUE lines become <cas#N>, N numbered in order of first
@@ -81,6 +92,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -354,7 +366,16 @@ std::vector<std::string> daemon_args(const Script& s) {
       out.push_back(defaults[i + 1]);
     }
   }
-  for (const auto& a : s.args) out.push_back(a);
+  bool has_user = false;
+  for (const auto& a : s.args) {
+    out.push_back(a);
+    if (a == "-u" || a.rfind("--user", 0) == 0) has_user = true;
+  }
+  // Both memcached and ringcached refuse to run as root without -u.
+  if (geteuid() == 0 && !has_user) {
+    out.push_back("-u");
+    out.push_back("root");
+  }
   return out;
 }
 
@@ -500,77 +521,101 @@ struct RunResult {
   std::map<std::string, std::string> trailing;
 };
 
+// Executes a script against one server, one step at a time (run_pair drives
+// the two Runners in lockstep).
 class Runner {
  public:
   Runner(const Script& s, Daemon* d, int idle_ms) : s_(s), d_(d), idle_(idle_ms) {}
 
-  RunResult run() {
-    RunResult rr;
-    rr.steps.resize(s_.steps.size());
-    for (size_t i = 0; i < s_.steps.size(); i++) {
-      const Step& st = s_.steps[i];
-      StepResult& res = rr.steps[i];
-      switch (st.kind) {
-        case Step::kSleep:
-          sleep_ms(st.ms);
-          break;
-        case Step::kConn:
-          cur_ = st.conn;
-          get_conn(cur_, true);
-          break;
-        case Step::kClose: {
-          auto it = conns_.find(cur_);
-          if (it != conns_.end()) conns_.erase(it);
-          break;
-        }
-        case Step::kSend:
-        case Step::kSplit: {
-          Client* c = get_conn(cur_);
-          if (!c || !c->ok()) {
-            res.raw = "<connect failed>";
-            break;
-          }
-          if (c->eof()) {
-            res.raw = "<closed>";
-            break;
-          }
-          std::string bytes, err;
-          if (!expand(st.text, &state_.vars, &bytes, &err)) {
-            res.raw = "<script error: " + err + ">";
-            res.note = err;
-            break;
-          }
-          bool ok = true;
-          if (st.kind == Step::kSend) {
-            ok = c->send(bytes);
-          } else {
-            for (size_t b = 0; b < bytes.size() && ok; b++) {
-              ok = c->send(bytes.substr(b, 1));
-              if (b + 1 < bytes.size()) sleep_ms(st.ms);
-            }
-          }
-          if (!ok) res.note = "send failed (peer closed?)";
-          std::string got = c->recv_idle(idle_, 5000);
-          record_vars(got, &state_);
-          res.raw = got;
-          res.norm = normalise(got, &state_);
-          if (c->eof()) {
-            res.raw += "<EOF>";
-            res.norm += "<EOF>";
-          }
-          break;
-        }
+  void step(size_t i, StepResult* res) {
+    const Step& st = s_.steps[i];
+    switch (st.kind) {
+      case Step::kSleep:
+        sleep_ms(st.ms);
+        break;
+      case Step::kConn:
+        cur_ = st.conn;
+        get_conn(cur_, true);
+        break;
+      case Step::kClose: {
+        auto it = conns_.find(cur_);
+        if (it != conns_.end()) conns_.erase(it);
+        break;
       }
-      if (res.norm.empty()) res.norm = res.raw;
+      case Step::kSend:
+      case Step::kSplit: {
+        Client* c = get_conn(cur_);
+        if (!c || !c->ok()) {
+          res->raw = "<connect failed>";
+          break;
+        }
+        if (c->eof()) {
+          res->raw = "<closed>";
+          break;
+        }
+        std::string bytes, err;
+        if (!expand(st.text, &state_.vars, &bytes, &err)) {
+          res->raw = "<script error: " + err + ">";
+          res->note = err;
+          break;
+        }
+        bool ok = true;
+        if (st.kind == Step::kSend) {
+          ok = c->send(bytes);
+        } else {
+          for (size_t b = 0; b < bytes.size() && ok; b++) {
+            ok = c->send(bytes.substr(b, 1));
+            if (b + 1 < bytes.size()) sleep_ms(st.ms);
+          }
+        }
+        if (!ok) res->note = "send failed (peer closed?)";
+        before_ = state_;
+        std::string got = c->recv_idle(idle_, 5000);
+        record_vars(got, &state_);
+        res->raw = got;
+        res->norm = normalise(got, &state_);
+        if (c->eof()) {
+          res->raw += "<EOF>";
+          res->norm += "<EOF>";
+        }
+        break;
+      }
     }
+    if (res->norm.empty()) res->norm = res->raw;
+  }
+
+  // Reads more of the reply to capture step i (which must be the last step
+  // executed) with a longer idle time: used when the two servers' captures
+  // differ, in case one server was merely slower than the idle time.
+  void settle(size_t i, StepResult* res, int idle_ms) {
+    const Step& st = s_.steps[i];
+    if (st.kind != Step::kSend && st.kind != Step::kSplit) return;
+    auto it = conns_.find(cur_);
+    if (it == conns_.end() || !it->second->ok() || it->second->eof()) return;
+    if (!res->note.empty() && res->raw.rfind("<script error", 0) == 0) return;
+    Client* c = it->second.get();
+    std::string more = c->recv_idle(idle_ms, 3000);
+    if (more.empty() && !c->eof()) return;
+    record_vars(more, &state_);
+    res->raw += more;
+    state_.cas_class = before_.cas_class;
+    res->norm = normalise(res->raw, &state_);
+    if (c->eof()) {
+      res->raw += "<EOF>";
+      res->norm += "<EOF>";
+    }
+    if (res->norm.empty()) res->norm = res->raw;
+  }
+
+  // Drains what arrived after the last step on every open connection.
+  void finish(RunResult* rr) {
     for (auto& kv : conns_) {
       if (!kv.second->ok() || kv.second->eof()) continue;
       std::string rest = kv.second->recv_idle(idle_, 5000);
       if (kv.second->eof()) rest += "<EOF>";
-      if (!rest.empty()) rr.trailing[kv.first] = rest;
+      if (!rest.empty()) rr->trailing[kv.first] = rest;
     }
     conns_.clear();
-    return rr;
   }
 
  private:
@@ -591,7 +636,16 @@ class Runner {
   std::string cur_ = "1";
   std::map<std::string, std::unique_ptr<Client>> conns_;
   ServerState state_;
+  ServerState before_;  // state_ before the last capture was normalised
 };
+
+// Runs f(ref_runner) and f(sut_runner) concurrently.
+template <typename F>
+void both(Runner* a, Runner* b, F f) {
+  std::thread t([&] { f(a, 0); });
+  f(b, 1);
+  t.join();
+}
 
 struct PairResult {
   RunResult ref, sut;
@@ -612,6 +666,10 @@ PairResult run_pair(const Script& s, int idle_ms) {
     pr.fatal = "could not start reference " + memcached_path();
     return pr;
   }
+  // Servers with a 1 s clock tick in phase with their start time: two
+  // memcacheds started together tick together and hide clock-phase races in
+  // a script.  RC_DIFF_PHASE_MS delays the second start to expose them.
+  sleep_ms(env_int("RC_DIFF_PHASE_MS", 0));
   std::unique_ptr<Daemon> sut = Daemon::start(ringcached_path(), args);
   if (!sut) {
     pr.fatal = "could not start server under test " + ringcached_path() +
@@ -631,10 +689,16 @@ PairResult run_pair(const Script& s, int idle_ms) {
     }
   }
   Runner rref(s, ref.get(), idle_ms), rsut(s, sut.get(), idle_ms);
-  std::thread t1([&] { pr.ref = rref.run(); });
-  std::thread t2([&] { pr.sut = rsut.run(); });
-  t1.join();
-  t2.join();
+  RunResult* rr[2] = {&pr.ref, &pr.sut};
+  for (RunResult* r : rr) r->steps.resize(s.steps.size());
+  for (size_t i = 0; i < s.steps.size(); i++) {
+    both(&rref, &rsut, [&](Runner* r, int k) { r->step(i, &rr[k]->steps[i]); });
+    if (pr.ref.steps[i].norm != pr.sut.steps[i].norm) {
+      // Possibly just a slow reply: give both servers a longer idle time.
+      both(&rref, &rsut, [&](Runner* r, int k) { r->settle(i, &rr[k]->steps[i], 4 * idle_ms); });
+    }
+  }
+  both(&rref, &rsut, [&](Runner* r, int k) { r->finish(rr[k]); });
   struct {
     Daemon* d;
     RunResult* r;

@@ -12,6 +12,10 @@
 //
 // When running as root and the binary's basename is "memcached", Daemon::start
 // appends "-u root" (memcached refuses to run as root without -u).
+//
+// Daemons get PR_SET_PDEATHSIG=SIGKILL so that they die with a crashed test.
+// Linux ties that to the *thread* that forked: call Daemon::start from a
+// thread that outlives the daemon (normally the test's main thread).
 #ifndef RINGCACHED_T_DAEMON_HARNESS_H
 #define RINGCACHED_T_DAEMON_HARNESS_H
 

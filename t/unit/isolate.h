@@ -104,8 +104,9 @@ inline void run(const std::function<void()> &body, unsigned timeout_s = 20)
         }
         usleep(1000);
     }
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << describe_status(status);
+    bool passed = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    EXPECT_TRUE(passed) << describe_status(status);
 }
 
 }  // namespace isolate
