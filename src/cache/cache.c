@@ -210,8 +210,11 @@ static void unlinked(struct item *it)
 }
 
 /* Gives it a sequence number and the table's reference, before insert. */
+static void flush_promote(rel_time_t now);
+
 static void prepare_link(struct item *it)
 {
+    flush_promote(clock_now());
     item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
     __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
 }
@@ -670,35 +673,57 @@ void cache_unlink_key(const char *key, size_t nkey)
 void cache_flush(int32_t delay)
 {
     rel_time_t now = clock_now();
-    rel_time_t when = delay > 0 ? clock_expiry(delay) : now;
+    rel_time_t oldest = delay > 0 ? clock_expiry(delay) : now;
 
-    if (opts.use_cas) {
-        /* memcached: oldest_live = when - 1; due now means flush by CAS. */
-        if (when - 1 <= now) {
-            __atomic_store_n(&flush_deadline, 0, __ATOMIC_RELEASE);
-            __atomic_store_n(&flush_seq,
-                             __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
-                             __ATOMIC_RELEASE);
-            return;
-        }
-        when -= 1;
+    /* memcached: oldest_live = realtime(delay) - 1 with CAS, realtime(delay)
+     * without; items stored at or before oldest_live are flushed once it is
+     * reached. A unix time before start (realtime() == 1) gives an
+     * oldest_live before anything was stored: nothing is flushed. */
+    if (oldest == 1) {
+        __atomic_store_n(&flush_deadline, 0, __ATOMIC_RELEASE);
+        return;
     }
-    __atomic_store_n(&flush_deadline, when, __ATOMIC_RELEASE);
+    if (opts.use_cas) {
+        oldest -= 1;
+    }
+    if (oldest <= now) {
+        /* Due now: everything stored so far goes. */
+        __atomic_store_n(&flush_seq,
+                         __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
+                         __ATOMIC_RELEASE);
+    }
+    /* Items stored during the second oldest_live itself are flushed too:
+     * until that second is over, everything is invisible (cache_tick). */
+    __atomic_store_n(&flush_deadline, oldest < now ? 0 : oldest,
+                     __ATOMIC_RELEASE);
+}
+
+/* Once the deadline's second is over, a sequence bound replaces it: items
+ * stored until now are flushed, later ones are not. Called by the tick and
+ * by every store (before it takes its sequence number), so a store that
+ * lands between the clock moving on and the tick is not caught. Two
+ * threads promoting at once may both raise the bound; the higher wins. */
+static void flush_promote(rel_time_t now)
+{
+    rel_time_t d = __atomic_load_n(&flush_deadline, __ATOMIC_ACQUIRE);
+    uint64_t bound, cur;
+
+    if (d == 0 || now <= d) {
+        return;
+    }
+    bound = __atomic_load_n(&next_seq, __ATOMIC_RELAXED);
+    cur = __atomic_load_n(&flush_seq, __ATOMIC_RELAXED);
+    while (cur < bound &&
+           !__atomic_compare_exchange_n(&flush_seq, &cur, bound, true,
+                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+    }
+    __atomic_compare_exchange_n(&flush_deadline, &d, 0, false,
+                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
 void cache_tick(void)
 {
-    rel_time_t d = __atomic_load_n(&flush_deadline, __ATOMIC_ACQUIRE);
-
-    /* Items stored during the deadline's second are flushed too; once it
-     * is over, a sequence bound replaces the deadline. */
-    if (d != 0 && clock_now() > d) {
-        __atomic_store_n(&flush_seq,
-                         __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
-                         __ATOMIC_RELEASE);
-        __atomic_compare_exchange_n(&flush_deadline, &d, 0, false,
-                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
-    }
+    flush_promote(clock_now());
 }
 
 void cache_stats_sum(struct cache_stats *out)

@@ -12,7 +12,7 @@ static time_t started_mono;       /* CLOCK_MONOTONIC seconds of rel time 0 */
 static int32_t test_offset;       /* clock_advance() total, tests only */
 static rel_time_t now_rel;        /* atomic: the current relative time */
 
-#define CLOCK_ORIGIN_SLACK 2      /* rel time at start-up */
+#define CLOCK_ORIGIN_SLACK CLOCK_FIRST_SECOND
 
 static time_t monotonic_seconds(void)
 {

@@ -19,6 +19,9 @@ extern "C" {
 
 typedef uint32_t rel_time_t;
 
+/* The relative time at start-up (0 means "never", 1 "already expired"). */
+#define CLOCK_FIRST_SECOND 2
+
 /* Longest exptime taken as relative (30 days); longer is a unix time. */
 #define CLOCK_MAX_RELATIVE (60 * 60 * 24 * 30)
 
