@@ -52,6 +52,7 @@ static struct cache_options opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
+static int crawl_reason;          /* atomic: enum cache_crawl_reason */
 
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cache_thread *threads;
@@ -68,7 +69,7 @@ int cache_setup(const struct cache_options *o)
         return -1;
     }
     evict_setup();
-    return table_setup(o->hashpower);
+    return table_setup(o->hashpower, o->slab.mem_limit);
 }
 
 void cache_teardown(void)
@@ -224,9 +225,31 @@ static void undo_link(struct item *it)
     __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
 }
 
+static void want_crawl(enum cache_crawl_reason why)
+{
+    /* Read first: TTL stores are frequent, the flag rarely changes. */
+    if (__atomic_load_n(&crawl_reason, __ATOMIC_RELAXED) < (int)why) {
+        __atomic_store_n(&crawl_reason, (int)why, __ATOMIC_RELAXED);
+    }
+}
+
+enum cache_crawl_reason cache_crawl_wanted(void)
+{
+    return (enum cache_crawl_reason)__atomic_exchange_n(
+        &crawl_reason, CACHE_CRAWL_NONE, __ATOMIC_RELAXED);
+}
+
+void cache_crawl_rearm(void)
+{
+    want_crawl(CACHE_CRAWL_TTL);
+}
+
 /* it is now in the table. */
 static void linked(struct item *it)
 {
+    if (item_exptime(it) != 0) {
+        want_crawl(CACHE_CRAWL_TTL);
+    }
     __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
     STAT_ADD(curr_items, 1);
     STAT_ADD(total_items, 1);
@@ -329,7 +352,7 @@ static size_t reclaim(unsigned cls, size_t need)
         n = evict_collect(cls, victims, batch);
     } else {
         /* -M: expired items may still be reclaimed, as memcached does. */
-        n = evict_crawl(4096, victims, RECLAIM_BATCH);
+        n = evict_crawl(4096, victims, RECLAIM_BATCH, NULL);
     }
     if (n == 0) {
         /* Memory may be waiting in other threads' call_rcu batches. */
@@ -673,6 +696,7 @@ void cache_unlink_key(const char *key, size_t nkey)
 void cache_flush(int32_t delay)
 {
     rel_time_t now = clock_now();
+
     rel_time_t oldest = delay > 0 ? clock_expiry(delay) : now;
 
     /* memcached: oldest_live = realtime(delay) - 1 with CAS, realtime(delay)
@@ -691,6 +715,7 @@ void cache_flush(int32_t delay)
         __atomic_store_n(&flush_seq,
                          __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
                          __ATOMIC_RELEASE);
+        want_crawl(CACHE_CRAWL_FLUSH);
     }
     /* Items stored during the second oldest_live itself are flushed too:
      * until that second is over, everything is invisible (cache_tick). */
@@ -717,8 +742,10 @@ static void flush_promote(rel_time_t now)
            !__atomic_compare_exchange_n(&flush_seq, &cur, bound, true,
                                         __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     }
-    __atomic_compare_exchange_n(&flush_deadline, &d, 0, false,
-                                __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    if (__atomic_compare_exchange_n(&flush_deadline, &d, 0, false,
+                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+        want_crawl(CACHE_CRAWL_FLUSH);
+    }
 }
 
 void cache_tick(void)

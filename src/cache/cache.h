@@ -126,6 +126,17 @@ size_t cache_item_bytes(const struct item *it);
  * owns the table reference and puts it after a grace period). */
 void cache_retire(struct item *it, bool evicted, bool expired);
 
+/* Why the crawler should sweep: set by flushes and by storing items that
+ * expire. Reading it clears it. */
+enum cache_crawl_reason {
+    CACHE_CRAWL_NONE,
+    CACHE_CRAWL_TTL,              /* items with an expiry were stored */
+    CACHE_CRAWL_FLUSH,            /* flush_all ran */
+};
+enum cache_crawl_reason cache_crawl_wanted(void);
+/* Puts back a TTL request the crawler is not acting on yet. */
+void cache_crawl_rearm(void);
+
 void cache_stats_sum(struct cache_stats *out);
 void cache_stats_reset(void);
 bool cache_uses_cas(void);

@@ -13,11 +13,13 @@
 
 #include "cache/cache.h"
 #include "cache/evict.h"
+#include "cache/slab.h"
 #include "cache/table.h"
 
 #define CRAWL_CHUNKS 8192         /* chunks inspected per batch */
 #define CRAWL_VICTIMS 256
 #define CRAWL_TICK_MS 100         /* wake-up period when idle */
+#define CRAWL_TTL_INTERVAL 5      /* seconds between passes for TTL items */
 
 static struct crawler_options copts;
 static pthread_t thread;
@@ -45,10 +47,24 @@ static bool nap(unsigned ms)
     return stop;
 }
 
+/* Chunks in all pages: one full pass of the cursor. */
+static size_t total_chunks(void)
+{
+    size_t pages = slab_pages_used(), p, n = 0;
+
+    for (p = 0; p < pages; p++) {
+        n += slab_chunks_per_page(slab_page_class(p));
+    }
+    return n;
+}
+
 static void *crawler_main(void *arg)
 {
     struct item *victims[CRAWL_VICTIMS];
     unsigned ms = CRAWL_TICK_MS;
+    size_t pass_left = 0;         /* chunks left in the current pass */
+    bool saw_ttl = false;         /* this pass met items that will expire */
+    rel_time_t last_ttl_pass = 0;
 
     (void)arg;
     cache_thread_init();
@@ -58,21 +74,46 @@ static void *crawler_main(void *arg)
 
         cache_stats_sum(&st);
         table_maybe_grow(st.curr_items > 0 ? (size_t)st.curr_items : 0);
-        if (copts.reclaim) {
-            n = evict_crawl(CRAWL_CHUNKS, victims, CRAWL_VICTIMS);
+        /* Sweep only when something may have become reclaimable: after a
+         * flush at once, after TTL items were stored at most every few
+         * seconds. An idle or TTL-free cache costs no sweeping at all. */
+        if (copts.reclaim && pass_left == 0) {
+            enum cache_crawl_reason why = cache_crawl_wanted();
+            rel_time_t now = clock_now();
+
+            if (why == CACHE_CRAWL_FLUSH ||
+                (why == CACHE_CRAWL_TTL &&
+                 now - last_ttl_pass >= CRAWL_TTL_INTERVAL)) {
+                pass_left = total_chunks();
+                last_ttl_pass = now;
+            } else if (why == CACHE_CRAWL_TTL) {
+                cache_crawl_rearm();  /* not yet: ask again later */
+            }
+        }
+        if (pass_left > 0) {
+            size_t batch = pass_left < CRAWL_CHUNKS ? pass_left
+                                                    : CRAWL_CHUNKS;
+
+            n = evict_crawl(batch, victims, CRAWL_VICTIMS, &saw_ttl);
+            pass_left -= batch;
+            if (pass_left == 0 && saw_ttl) {
+                /* Come back for them once they may have expired. */
+                cache_crawl_rearm();
+                saw_ttl = false;
+            }
         }
         if (n > 0) {
             synchronize_rcu();
-    TSAN_ACQUIRE(&tsan_grace_token);
             TSAN_ACQUIRE(&tsan_grace_token);
             for (i = 0; i < n; i++) {
                 item_put(victims[i]);
             }
         }
         cache_quiesce();
-        /* Keep going quickly while there is work, else idle. */
-        ms = n > 0 ? (copts.sleep_us / 1000 > 0 ? copts.sleep_us / 1000 : 1)
-                   : CRAWL_TICK_MS;
+        /* Keep going quickly during a pass, else idle. */
+        ms = pass_left > 0 ? (copts.sleep_us / 1000 > 0
+                              ? copts.sleep_us / 1000 : 1)
+                           : CRAWL_TICK_MS;
     }
     cache_thread_fini();
     return NULL;

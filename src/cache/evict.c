@@ -120,26 +120,52 @@ size_t evict_collect(unsigned cls, struct item **out, size_t max)
     return n;
 }
 
-size_t evict_crawl(size_t max_chunks, struct item **out, size_t max)
+size_t evict_crawl(size_t max_chunks, struct item **out, size_t max,
+                   bool *saw_ttl)
 {
     rel_time_t now = clock_now();
-    size_t n = 0;
+    struct hand *h = &crawl_hand;
+    size_t n = 0, pages;
 
-    pthread_mutex_lock(&crawl_hand.lock);
+    pthread_mutex_lock(&h->lock);
     rcu_read_lock();
-    while (n < max && max_chunks-- > 0) {
-        struct item *it = hand_next(&crawl_hand, 0);
+    pages = slab_pages_used();
+    /* Page by page: the class, and so the chunk geometry, is per page. */
+    while (n < max && max_chunks > 0 && pages > 0) {
+        unsigned cls;
+        size_t size, per;
+        char *base;
 
-        if (it == NULL) {
-            break;
+        if (h->page >= pages) {
+            h->page = 0;
+            h->chunk = 0;
         }
-        if ((item_flags_load(it) & ITEM_LINKED) &&
-            !cache_item_live(it, now) && take(it)) {
-            cache_retire(it, false, true);
-            out[n++] = it;
+        cls = slab_page_class(h->page);
+        size = slab_chunk_size(cls);
+        per = slab_chunks_per_page(cls);
+        base = slab_page_base(h->page);
+        for (; h->chunk < per && n < max && max_chunks > 0;
+             h->chunk++, max_chunks--) {
+            struct item *it = (struct item *)(base + h->chunk * size);
+
+            if (!(item_flags_load(it) & ITEM_LINKED)) {
+                continue;
+            }
+            if (cache_item_live(it, now)) {
+                if (saw_ttl != NULL && item_exptime(it) != 0) {
+                    *saw_ttl = true;
+                }
+            } else if (take(it)) {
+                cache_retire(it, false, true);
+                out[n++] = it;
+            }
+        }
+        if (h->chunk >= per) {
+            h->page++;
+            h->chunk = 0;
         }
     }
     rcu_read_unlock_annotated();
-    pthread_mutex_unlock(&crawl_hand.lock);
+    pthread_mutex_unlock(&h->lock);
     return n;
 }

@@ -30,8 +30,10 @@ void evict_setup(void);
 size_t evict_collect(unsigned cls, struct item **out, size_t max);
 
 /* Sweeps up to max_chunks chunks from a cursor that walks all pages,
- * unlinking expired/flushed items into out (up to max). */
-size_t evict_crawl(size_t max_chunks, struct item **out, size_t max);
+ * unlinking expired/flushed items into out (up to max). *saw_ttl (may be
+ * NULL) is set if a live item that will expire was passed over. */
+size_t evict_crawl(size_t max_chunks, struct item **out, size_t max,
+                   bool *saw_ttl);
 
 #ifdef __cplusplus
 }

@@ -12,14 +12,25 @@
 
 static struct cds_lfht *table;
 static size_t buckets;            /* atomic: current bucket count */
+static size_t max_buckets;
 
 #define TABLE_MAX_POWER 32
+#define TABLE_MIN_ITEM 48         /* no item is smaller than a 48-byte chunk */
 
-int table_setup(unsigned hashpower)
+int table_setup(unsigned hashpower, size_t mem_limit)
 {
+    size_t most_items = mem_limit / TABLE_MIN_ITEM;
+
+    /* cds_lfht reserves address space for its largest size up front, so the
+     * bound is what -m can hold at 1.5 items per bucket, not 2^32 (which
+     * would reserve 64 GiB and fail under address-space limits). */
     buckets = (size_t)1 << hashpower;
-    table = cds_lfht_new(buckets, buckets, (size_t)1 << TABLE_MAX_POWER, 0,
-                         NULL);
+    max_buckets = buckets;
+    while (max_buckets + max_buckets / 2 < most_items &&
+           max_buckets < ((size_t)1 << TABLE_MAX_POWER)) {
+        max_buckets *= 2;
+    }
+    table = cds_lfht_new(buckets, buckets, max_buckets, 0, NULL);
     return table ? 0 : -1;
 }
 
@@ -108,7 +119,7 @@ size_t table_maybe_grow(size_t items)
     size_t cur = __atomic_load_n(&buckets, __ATOMIC_RELAXED);
     size_t want = cur;
 
-    while (items > want + want / 2 && want < ((size_t)1 << TABLE_MAX_POWER)) {
+    while (items > want + want / 2 && want < max_buckets) {
         want *= 2;
     }
     if (want != cur) {

@@ -20,8 +20,9 @@
 extern "C" {
 #endif
 
-/* Creates the table with 2^hashpower buckets. 0 or -1. */
-int table_setup(unsigned hashpower);
+/* Creates the table with 2^hashpower buckets, able to grow to what
+ * mem_limit bytes of items can need. 0 or -1. */
+int table_setup(unsigned hashpower, size_t mem_limit);
 void table_teardown(void);
 
 uint64_t table_hash(const char *key, size_t nkey);

@@ -111,7 +111,7 @@ TEST(Evict, EmptyClassYieldsNothing)
         struct item *out[8];
 
         EXPECT_EQ(evict_collect(3, out, 8), 0u);
-        EXPECT_EQ(evict_crawl(1000, out, 8), 0u);
+        EXPECT_EQ(evict_crawl(1000, out, 8, NULL), 0u);
         Put("a");
         EXPECT_EQ(evict_collect(slab_largest_class(), out, 8), 0u);
     });
@@ -267,14 +267,14 @@ TEST(Evict, CrawlTakesOnlyExpiredAndFlushedItems)
             item_put(it);
         }
         struct item *out[128];
-        EXPECT_EQ(evict_crawl(100000, out, 128), 0u);
+        EXPECT_EQ(evict_crawl(100000, out, 128, NULL), 0u);
         clock_advance(10);
 
         /* Bounded steps: a small chunk budget finds only part of them. */
         size_t total = 0, steps = 0;
         std::set<std::string> gone;
         while (steps++ < 10000) {
-            size_t n = evict_crawl(64, out, 128);
+            size_t n = evict_crawl(64, out, 128, NULL);
             std::set<std::string> some = Release(out, n);
 
             gone.insert(some.begin(), some.end());
@@ -290,11 +290,11 @@ TEST(Evict, CrawlTakesOnlyExpiredAndFlushedItems)
             EXPECT_EQ(i % 2, 1u) << k << " was live";
         }
         /* Nothing else is dead: another full sweep finds nothing. */
-        EXPECT_EQ(evict_crawl(100000, out, 128), 0u);
+        EXPECT_EQ(evict_crawl(100000, out, 128, NULL), 0u);
 
         /* Flushed items are dead too. */
         cache_flush(0);
-        size_t n = evict_crawl(100000, out, 128);
+        size_t n = evict_crawl(100000, out, 128, NULL);
         Release(out, n);
         EXPECT_EQ(n, 30u);
         struct cache_stats st;
