@@ -94,8 +94,11 @@ static void *crawler_main(void *arg)
             size_t batch = pass_left < CRAWL_CHUNKS ? pass_left
                                                     : CRAWL_CHUNKS;
 
-            n = evict_crawl(batch, victims, CRAWL_VICTIMS, &saw_ttl);
-            pass_left -= batch;
+            struct evict_crawl_report rep;
+
+            n = evict_crawl(batch, victims, CRAWL_VICTIMS, &rep);
+            pass_left -= rep.visited < pass_left ? rep.visited : pass_left;
+            saw_ttl = saw_ttl || rep.saw_ttl;
             if (pass_left == 0 && saw_ttl) {
                 /* Come back for them once they may have expired. */
                 cache_crawl_rearm();

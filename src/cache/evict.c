@@ -121,12 +121,18 @@ size_t evict_collect(unsigned cls, struct item **out, size_t max)
 }
 
 size_t evict_crawl(size_t max_chunks, struct item **out, size_t max,
-                   bool *saw_ttl)
+                   struct evict_crawl_report *report)
 {
     rel_time_t now = clock_now();
     struct hand *h = &crawl_hand;
+    struct evict_crawl_report local = { 0, false };
     size_t n = 0, pages;
 
+    if (report == NULL) {
+        report = &local;
+    }
+    report->visited = 0;
+    report->saw_ttl = false;
     pthread_mutex_lock(&h->lock);
     rcu_read_lock();
     pages = slab_pages_used();
@@ -148,12 +154,13 @@ size_t evict_crawl(size_t max_chunks, struct item **out, size_t max,
              h->chunk++, max_chunks--) {
             struct item *it = (struct item *)(base + h->chunk * size);
 
+            report->visited++;
             if (!(item_flags_load(it) & ITEM_LINKED)) {
                 continue;
             }
             if (cache_item_live(it, now)) {
-                if (saw_ttl != NULL && item_exptime(it) != 0) {
-                    *saw_ttl = true;
+                if (item_exptime(it) != 0) {
+                    report->saw_ttl = true;
                 }
             } else if (take(it)) {
                 cache_retire(it, false, true);

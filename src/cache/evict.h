@@ -29,11 +29,17 @@ void evict_setup(void);
 /* Unlinks up to max victims from class cls into out; returns how many. */
 size_t evict_collect(unsigned cls, struct item **out, size_t max);
 
+/* What one evict_crawl() call saw. */
+struct evict_crawl_report {
+    size_t visited;               /* chunks inspected */
+    bool saw_ttl;                 /* a live item that will expire */
+};
+
 /* Sweeps up to max_chunks chunks from a cursor that walks all pages,
- * unlinking expired/flushed items into out (up to max). *saw_ttl (may be
- * NULL) is set if a live item that will expire was passed over. */
+ * unlinking expired/flushed items into out (up to max; it stops early when
+ * out is full). report may be NULL. */
 size_t evict_crawl(size_t max_chunks, struct item **out, size_t max,
-                   bool *saw_ttl);
+                   struct evict_crawl_report *report);
 
 #ifdef __cplusplus
 }

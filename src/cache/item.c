@@ -94,22 +94,37 @@ bool item_size_fits(size_t nkey, uint32_t cflags, size_t nbytes)
     return item_alloc_class(nkey, cflags, nbytes) != 0;
 }
 
-static char **cont_table(const struct item *it)
+/* The continuation table follows the key, so it is not 8-byte aligned:
+ * entries are read and written with memcpy. */
+static char *cont_table(const struct item *it)
 {
-    return (char **)(item_key(it) + it->nkey);
+    return item_key(it) + it->nkey;
+}
+
+static char *cont_get(const struct item *it, size_t i)
+{
+    char *p;
+
+    memcpy(&p, cont_table(it) + i * sizeof(p), sizeof(p));
+    return p;
+}
+
+static void cont_set(struct item *it, size_t i, char *p)
+{
+    memcpy(cont_table(it) + i * sizeof(p), &p, sizeof(p));
 }
 
 static char *inline_data(const struct item *it, const struct chunk_layout *l)
 {
-    return (char *)(cont_table(it) + l->conts);
+    return cont_table(it) + l->conts * sizeof(char *);
 }
 
-static void free_conts(char **table, size_t n)
+static void free_conts(const struct item *it, size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        slab_free(table[i]);
+        slab_free(cont_get(it, i));
     }
 }
 
@@ -146,20 +161,21 @@ struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
     }
     memcpy(item_key(it), key, nkey);
     if (chunked) {
-        char **table = cont_table(it);
         unsigned big = slab_largest_class();
         size_t i;
 
         for (i = 0; i < l.conts; i++) {
-            table[i] = slab_alloc(big);
-            if (table[i] == NULL) {
-                free_conts(table, i);
+            char *cont = slab_alloc(big);
+
+            if (cont == NULL) {
+                free_conts(it, i);
                 __atomic_store_n(&it->iflags, 0, __ATOMIC_RELEASE);
                 slab_free(it);
                 return NULL;
             }
             /* Zeroed flag byte: page sweepers skip continuations. */
-            memset(table[i], 0, ITEM_CHUNK_HDR);
+            memset(cont, 0, ITEM_CHUNK_HDR);
+            cont_set(it, i, cont);
         }
     }
     return it;
@@ -185,7 +201,7 @@ void item_put(struct item *it)
         struct chunk_layout l;
 
         layout_of(it, &l);
-        free_conts(cont_table(it), l.conts);
+        free_conts(it, l.conts);
     }
     /* Clear the flags so page sweepers see a free chunk. */
     __atomic_store_n(&it->iflags, 0, __ATOMIC_RELEASE);
@@ -207,7 +223,6 @@ int item_segments(const struct item *it, struct iovec *iov, int max)
 {
     struct chunk_layout l;
     size_t left, per, i;
-    char **table;
     int n = 0;
 
     if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
@@ -221,11 +236,10 @@ int item_segments(const struct item *it, struct iovec *iov, int max)
     n++;
     left = it->nbytes - l.inline_len;
     per = cont_payload();
-    table = cont_table(it);
     for (i = 0; left > 0 && n < max; i++) {
         size_t len = left < per ? left : per;
 
-        iov[n].iov_base = table[i] + ITEM_CHUNK_HDR;
+        iov[n].iov_base = cont_get(it, i) + ITEM_CHUNK_HDR;
         iov[n].iov_len = len;
         left -= len;
         n++;
@@ -239,7 +253,6 @@ static void value_walk(const struct item *it, size_t off, char *buf,
 {
     struct chunk_layout l;
     size_t per;
-    char **table;
 
     if (!(item_flags_relaxed(it) & ITEM_CHUNKED)) {
         if (out) {
@@ -251,7 +264,6 @@ static void value_walk(const struct item *it, size_t off, char *buf,
     }
     layout_of(it, &l);
     per = cont_payload();
-    table = cont_table(it);
     while (len > 0) {
         char *p;
         size_t room;
@@ -262,7 +274,7 @@ static void value_walk(const struct item *it, size_t off, char *buf,
         } else {
             size_t rel = off - l.inline_len;
 
-            p = table[rel / per] + ITEM_CHUNK_HDR + rel % per;
+            p = cont_get(it, rel / per) + ITEM_CHUNK_HDR + rel % per;
             room = per - rel % per;
         }
         if (room > len) {
