@@ -21,12 +21,13 @@
  */
 #include "cache/cache.h"
 
-#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "cache/evict.h"
 #include "cache/table.h"
 #include "util/numparse.h"
+#include "util/tally.h"
 
 #define LIMBO_CAP 256             /* retired items per call_rcu batch */
 #define RECLAIM_BATCH 32          /* most victims per eviction round */
@@ -41,12 +42,6 @@ struct limbo {
     struct item *items[LIMBO_CAP];
 };
 
-struct cache_thread {
-    struct cache_stats st;        /* this thread's counters (atomic) */
-    struct limbo *limbo;
-    struct cache_thread *next;
-};
-
 int tsan_grace_token;             /* see util/tsan.h */
 static struct cache_options opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
@@ -54,17 +49,17 @@ static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
 static int crawl_reason;          /* atomic: enum cache_crawl_reason */
 
-static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct cache_thread *threads;
-static struct cache_stats retired_stats; /* from exited threads */
-static __thread struct cache_thread *self;
+static struct tally counters;     /* struct cache_stats per thread */
+static __thread struct cache_stats *self_stats;
+static __thread struct limbo *self_limbo;
 
-#define STAT_ADD(field, v) \
-    __atomic_store_n(&self->st.field, self->st.field + (v), __ATOMIC_RELAXED)
+#define CACHE_COUNTERS (sizeof(struct cache_stats) / sizeof(uint64_t))
+#define STAT_ADD(field, v) TALLY_ADD(self_stats, field, v)
 
 int cache_setup(const struct cache_options *o)
 {
     opts = *o;
+    tally_init(&counters, CACHE_COUNTERS);
     if (slab_setup(&o->slab) != 0) {
         return -1;
     }
@@ -86,43 +81,17 @@ bool cache_uses_cas(void)
 void cache_thread_init(void)
 {
     rcu_register_thread();
-    self = calloc(1, sizeof(*self));
-    self->limbo = calloc(1, sizeof(*self->limbo));
-    pthread_mutex_lock(&threads_lock);
-    self->next = threads;
-    threads = self;
-    pthread_mutex_unlock(&threads_lock);
-}
-
-static void add_stats(struct cache_stats *to, const struct cache_stats *from)
-{
-    const int64_t *f = (const int64_t *)from;
-    int64_t *t = (int64_t *)to;
-    size_t i;
-
-    /* Every field is a 64-bit counter. */
-    for (i = 0; i < sizeof(*from) / sizeof(int64_t); i++) {
-        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
-    }
+    self_stats = (struct cache_stats *)tally_register(&counters);
+    self_limbo = calloc(1, sizeof(*self_limbo));
 }
 
 void cache_thread_fini(void)
 {
-    struct cache_thread **p;
-
     cache_quiesce();
-    free(self->limbo);
-    pthread_mutex_lock(&threads_lock);
-    for (p = &threads; *p != NULL; p = &(*p)->next) {
-        if (*p == self) {
-            *p = self->next;
-            break;
-        }
-    }
-    add_stats(&retired_stats, &self->st);
-    pthread_mutex_unlock(&threads_lock);
-    free(self);
-    self = NULL;
+    free(self_limbo);
+    self_limbo = NULL;
+    tally_unregister(&counters, (uint64_t *)self_stats);
+    self_stats = NULL;
     rcu_unregister_thread();
 }
 
@@ -141,12 +110,12 @@ static void limbo_release(struct rcu_head *head)
 
 void cache_quiesce(void)
 {
-    struct limbo *l = self->limbo;
+    struct limbo *l = self_limbo;
 
     if (l->n == 0) {
         return;
     }
-    self->limbo = calloc(1, sizeof(*self->limbo));
+    self_limbo = calloc(1, sizeof(*self_limbo));
     TSAN_RELEASE(l);
     call_rcu(&l->head, limbo_release);
 }
@@ -204,8 +173,8 @@ static void unlinked(struct item *it)
 {
     __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     cache_retire(it, false, false);
-    self->limbo->items[self->limbo->n++] = it;
-    if (self->limbo->n == LIMBO_CAP) {
+    self_limbo->items[self_limbo->n++] = it;
+    if (self_limbo->n == LIMBO_CAP) {
         cache_quiesce();
     }
 }
@@ -268,8 +237,8 @@ static void unlink_dead(struct item *it)
         __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED,
                            __ATOMIC_RELEASE);
         cache_retire(it, false, true);
-        self->limbo->items[self->limbo->n++] = it;
-        if (self->limbo->n == LIMBO_CAP) {
+        self_limbo->items[self_limbo->n++] = it;
+        if (self_limbo->n == LIMBO_CAP) {
             cache_quiesce();
         }
     }
@@ -333,7 +302,7 @@ static size_t reclaim(unsigned cls, size_t need)
 {
     struct item *victims[RECLAIM_BATCH > LIMBO_CAP ? RECLAIM_BATCH
                                                    : LIMBO_CAP];
-    struct limbo *l = self->limbo;
+    struct limbo *l = self_limbo;
     size_t n = 0, i;
 
     if (l->n > 0) {
@@ -678,19 +647,7 @@ enum cache_status cache_touch(const char *key, size_t nkey,
 
 void cache_unlink_key(const char *key, size_t nkey)
 {
-    struct item *it = get_ref(key, nkey, table_hash(key, nkey), false);
-
-    if (it != NULL) {
-        bool won;
-
-        rcu_read_lock();
-        won = table_del(it);
-        rcu_read_unlock_annotated();
-        if (won) {
-            unlinked(it);
-        }
-        item_put(it);
-    }
+    (void)cache_delete(key, nkey);
 }
 
 void cache_flush(int32_t delay)
@@ -755,33 +712,17 @@ void cache_tick(void)
 
 void cache_stats_sum(struct cache_stats *out)
 {
-    struct cache_thread *t;
-
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&threads_lock);
-    add_stats(out, &retired_stats);
-    for (t = threads; t != NULL; t = t->next) {
-        add_stats(out, &t->st);
-    }
-    pthread_mutex_unlock(&threads_lock);
+    tally_sum(&counters, (uint64_t *)out);
     out->hash_bytes = table_buckets() * sizeof(struct cds_lfht_node);
     out->hash_power = (uint64_t)__builtin_ctzll(table_buckets());
 }
 
 void cache_stats_reset(void)
 {
-    /* memcached's `stats reset` keeps curr_items and bytes. Only the owner
-     * thread writes its counters, so a reset is a request: counters are
-     * offset by what they read now. */
-    struct cache_stats now;
-    int64_t *r = (int64_t *)&retired_stats;
-    const int64_t *n = (const int64_t *)&now;
-    size_t i;
+    /* memcached's `stats reset` keeps curr_items and bytes. */
+    size_t first = offsetof(struct cache_stats, total_items) /
+                   sizeof(uint64_t);
+    size_t end = offsetof(struct cache_stats, hash_bytes) / sizeof(uint64_t);
 
-    cache_stats_sum(&now);
-    pthread_mutex_lock(&threads_lock);
-    for (i = 2; i < 10; i++) {
-        r[i] -= n[i];
-    }
-    pthread_mutex_unlock(&threads_lock);
+    tally_reset(&counters, first, end - first);
 }

@@ -7,7 +7,6 @@
 #include "config.h"
 #include "server/stats.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,97 +22,44 @@
 #include "net/worker.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/tally.h"
 
 #define STATS_VERSION "1.6.18-ringcached-" PACKAGE_VERSION
 
 __thread struct cmd_stats *stats_self;
 
-struct stats_node {
-    struct cmd_stats st;
-    struct stats_node *next;
-};
+#define CMD_COUNTERS (sizeof(struct cmd_stats) / sizeof(uint64_t))
 
 static const struct settings *cfg;
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct stats_node *nodes;
-static struct cmd_stats retired;  /* counters of exited threads */
-static struct cmd_stats baseline; /* subtracted after `stats reset` */
+static struct tally counters;     /* struct cmd_stats per worker */
 
 void stats_setup(const struct settings *s)
 {
     cfg = s;
+    tally_init(&counters, CMD_COUNTERS);
 }
 
 void stats_thread_init(void)
 {
-    struct stats_node *n = calloc(1, sizeof(*n));
-
     cache_thread_init();
-    pthread_mutex_lock(&lock);
-    n->next = nodes;
-    nodes = n;
-    pthread_mutex_unlock(&lock);
-    stats_self = &n->st;
-}
-
-static void add(struct cmd_stats *to, const struct cmd_stats *from)
-{
-    const uint64_t *f = (const uint64_t *)from;
-    uint64_t *t = (uint64_t *)to;
-    size_t i;
-
-    for (i = 0; i < sizeof(*from) / sizeof(uint64_t); i++) {
-        t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
-    }
+    stats_self = (struct cmd_stats *)tally_register(&counters);
 }
 
 void stats_thread_fini(void)
 {
-    struct stats_node **p;
-
-    pthread_mutex_lock(&lock);
-    for (p = &nodes; *p != NULL; p = &(*p)->next) {
-        if (&(*p)->st == stats_self) {
-            struct stats_node *n = *p;
-
-            *p = n->next;
-            add(&retired, &n->st);
-            free(n);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&lock);
+    tally_unregister(&counters, (uint64_t *)stats_self);
     stats_self = NULL;
     cache_thread_fini();
 }
 
 static void sum(struct cmd_stats *out)
 {
-    struct stats_node *n;
-    uint64_t *o = (uint64_t *)out;
-    const uint64_t *b = (const uint64_t *)&baseline;
-    size_t i;
-
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&lock);
-    add(out, &retired);
-    for (n = nodes; n != NULL; n = n->next) {
-        add(out, &n->st);
-    }
-    for (i = 0; i < sizeof(*out) / sizeof(uint64_t); i++) {
-        o[i] -= b[i];
-    }
-    pthread_mutex_unlock(&lock);
+    tally_sum(&counters, (uint64_t *)out);
 }
 
 static void reset(void)
 {
-    struct cmd_stats now;
-
-    sum(&now);
-    pthread_mutex_lock(&lock);
-    add(&baseline, &now);
-    pthread_mutex_unlock(&lock);
+    tally_reset(&counters, 0, CMD_COUNTERS);
     cache_stats_reset();
     worker_net_stats_reset();
 }

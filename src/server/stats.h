@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "server/settings.h"
+#include "util/tally.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,9 +44,7 @@ struct cmd_stats {
 /* This thread's counters; valid after stats_thread_init(). */
 extern __thread struct cmd_stats *stats_self;
 
-#define STATS_INC(field)                                                 \
-    __atomic_store_n(&stats_self->field, stats_self->field + 1,           \
-                     __ATOMIC_RELAXED)
+#define STATS_INC(field) TALLY_ADD(stats_self, field, 1)
 
 void stats_setup(const struct settings *s);
 void stats_thread_init(void);
