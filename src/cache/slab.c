@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "util/log.h"
+
 struct slab_class {
     pthread_mutex_t lock;
     size_t size;                  /* chunk size in bytes */
@@ -75,6 +77,8 @@ int slab_setup(const struct slab_options *o)
     slab.cls[i].per_page = o->page_size / o->chunk_max;
     for (i = 1; i <= slab.largest; i++) {
         pthread_mutex_init(&slab.cls[i].lock, NULL);
+        LOG_AT(2, "slab class %3u: chunk size %9zu perslab %7zu\n", i,
+               slab.cls[i].size, slab.cls[i].per_page);
     }
 
     /* Room for the limit plus one grace page per class. */

@@ -16,6 +16,9 @@
 
 #include "util/numparse.h"
 
+#define SLAB_PAGE_SIZE (1024 * 1024)  /* memcached's slab_page_size */
+#define SLAB_CHUNK_MAX_MIN 1024
+
 void options_defaults(struct settings *s)
 {
     memset(s, 0, sizeof(*s));
@@ -100,9 +103,9 @@ static void usage(void)
            "default 16)\n"
            "   - idle_timeout:        timeout for idle connections, seconds "
            "(default: 0)\n"
-           "   - slab_chunk_max:      largest slab chunk; larger items are "
-           "chunked\n"
-           "                          (default: half of -I)\n"
+           "   - slab_chunk_max:      largest slab chunk in bytes; larger items "
+           "are chunked\n"
+           "                          (default: 524288, half a slab page)\n"
            "   - no_lru_crawler:      do not reclaim expired items in the "
            "background\n"
            "   - lru_crawler_sleep:   microseconds to sleep between crawler "
@@ -131,7 +134,6 @@ static int parse_extended(char *list, struct settings *s)
          opt = strtok_r(NULL, ",", &save)) {
         char *val = strchr(opt, '=');
         uint32_t n;
-        uint64_t size;
 
         if (val != NULL) {
             *val++ = '\0';
@@ -158,11 +160,12 @@ static int parse_extended(char *list, struct settings *s)
             }
             s->idle_timeout = n;
         } else if (strcmp(opt, "slab_chunk_max") == 0) {
-            if (val == NULL || !num_parse_size(val, &size)) {
-                return bad("Invalid numeric argument for slab_chunk_max\n",
+            /* Plain bytes, as memcached parses it. */
+            if (val == NULL || !num_parse_u32(val, &n) || n == 0) {
+                return bad("could not parse argument to slab_chunk_max\n",
                            "");
             }
-            s->slab_chunk_max = size;
+            s->slab_chunk_max = n;
         } else if (strcmp(opt, "no_lru_crawler") == 0) {
             s->lru_crawler = false;
         } else if (strcmp(opt, "lru_crawler") == 0) {
@@ -378,16 +381,33 @@ int options_parse(int argc, char **argv, struct settings *s)
         return bad("Cannot set item size limit higher than 1/2 of memory "
                    "max.\n", "");
     }
-    s->slab_page_size = s->item_size_max;
+    /* memcached's pages are 1 MiB whatever -I is; larger items are
+     * chunked. */
+    s->slab_page_size = SLAB_PAGE_SIZE;
     if (s->slab_chunk_max == 0) {
         s->slab_chunk_max = s->slab_page_size / 2;
     }
-    if (s->slab_chunk_max > s->slab_page_size ||
-        s->slab_page_size % s->slab_chunk_max != 0) {
-        return bad("slab_chunk_max must divide the page size (-I) evenly\n",
-                   "");
+    if (s->slab_chunk_max > s->item_size_max) {
+        fprintf(stderr, "slab_chunk_max (bytes: %zu) cannot be larger than "
+                "-I (item_size_max %zu)\n", s->slab_chunk_max,
+                s->item_size_max);
+        return OPTIONS_EXIT_USAGE;
     }
-    if (s->slab_chunk_max < 1024) {
+    if (s->item_size_max % s->slab_chunk_max != 0) {
+        fprintf(stderr, "-I (item_size_max: %zu) must be evenly divisible by "
+                "slab_chunk_max (bytes: %zu)\n", s->item_size_max,
+                s->slab_chunk_max);
+        return OPTIONS_EXIT_USAGE;
+    }
+    if (s->slab_page_size % s->slab_chunk_max != 0) {
+        fprintf(stderr, "slab_chunk_max (bytes: %zu) must divide the slab "
+                "page size (%zu) evenly\n", s->slab_chunk_max,
+                s->slab_page_size);
+        return OPTIONS_EXIT_USAGE;
+    }
+    if (s->slab_chunk_max < SLAB_CHUNK_MAX_MIN) {
+        /* memcached accepts smaller; our chunked items keep their header
+         * and key in one largest-class chunk, which needs room. */
         return bad("slab_chunk_max must be at least 1024 bytes\n", "");
     }
     return -1;

@@ -38,8 +38,8 @@ struct settings {
     bool shutdown_enabled;        /* -A */
     unsigned hashpower;           /* -o hashpower, default 16 */
     unsigned idle_timeout;        /* -o idle_timeout, default 0 */
-    size_t slab_chunk_max;        /* -o slab_chunk_max, default -I/2 */
-    size_t slab_page_size;        /* = -I, as memcached */
+    size_t slab_chunk_max;        /* -o slab_chunk_max, default page/2 */
+    size_t slab_page_size;        /* 1 MiB, as memcached */
     bool lru_crawler;             /* !-o no_lru_crawler */
     unsigned lru_crawler_sleep;   /* -o lru_crawler_sleep, microseconds */
 };
