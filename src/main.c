@@ -77,10 +77,11 @@ static int raise_fd_limit(unsigned maxconns)
     return 0;
 }
 
-static int drop_privileges(const char *user)
+/* Checks -u before anything that hides errors (-d); *pw is NULL when no
+ * identity change is needed. */
+static int check_user(const char *user, struct passwd **pw)
 {
-    struct passwd *pw;
-
+    *pw = NULL;
     if (getuid() != 0 && geteuid() != 0) {
         return 0;                 /* -u only matters to root */
     }
@@ -88,33 +89,45 @@ static int drop_privileges(const char *user)
         fprintf(stderr, "can't run as root without the -u switch\n");
         return -1;
     }
-    pw = getpwnam(user);
-    if (pw == NULL) {
+    *pw = getpwnam(user);
+    if (*pw == NULL) {
         fprintf(stderr, "can't find the user %s to switch to\n", user);
         return -1;
     }
-    if (pw->pw_uid == 0) {
-        return 0;                 /* -u root: stay root, as asked */
+    if ((*pw)->pw_uid == 0) {
+        *pw = NULL;               /* -u root: stay root, as asked */
+    }
+    return 0;
+}
+
+static int drop_privileges(const struct passwd *pw)
+{
+    if (pw == NULL) {
+        return 0;
     }
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, "failed to assume identity of user %s\n", user);
+        fprintf(stderr, "failed to assume identity of user %s\n",
+                pw->pw_name);
         return -1;
     }
     return 0;
 }
 
-static int write_pidfile(const char *path)
+static void write_pidfile(const char *path)
 {
     FILE *f = fopen(path, "w");
 
     if (f == NULL) {
         fprintf(stderr, "Could not open the pid file %s for writing: %s\n",
                 path, strerror(errno));
-        return -1;
+        return;
     }
     fprintf(f, "%ld\n", (long)getpid());
-    return fclose(f);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "Could not write the pid file %s: %s\n", path,
+                strerror(errno));
+    }
 }
 
 static int setup_cache(const struct settings *s)
@@ -149,6 +162,7 @@ int main(int argc, char **argv)
     struct timeval tick = { 0, CLOCK_TICK_MS * 1000 };
     struct event *clock_ev, *sigterm_ev, *sigint_ev;
     char *pidpath = NULL;
+    struct passwd *pw;
     int rc;
 
     options_defaults(&s);
@@ -158,7 +172,7 @@ int main(int argc, char **argv)
     }
     log_level = s.verbose;
     signal(SIGPIPE, SIG_IGN);
-    if (raise_fd_limit(s.maxconns) != 0 || drop_privileges(s.user) != 0) {
+    if (raise_fd_limit(s.maxconns) != 0 || check_user(s.user, &pw) != 0) {
         return OPTIONS_EXIT_USAGE;
     }
     if (s.pidfile != NULL) {
@@ -179,8 +193,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "failed to daemon() in order to daemonize\n");
         return 1;
     }
-    if (pidpath != NULL && write_pidfile(pidpath) != 0) {
-        return 1;
+    /* The pid file is written while still root, so it may live in a
+     * directory the -u user cannot write; like memcached, failing to write
+     * it is only a warning. */
+    if (pidpath != NULL) {
+        write_pidfile(pidpath);
+    }
+    if (drop_privileges(pw) != 0) {
+        return OPTIONS_EXIT_USAGE;
     }
 
     clock_setup();

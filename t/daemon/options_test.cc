@@ -11,6 +11,7 @@
 //     $(pkg-config --cflags --libs gtest_main libmemcached) -o options_test
 // Run:
 //   RINGCACHED=build/src/ringcached ./options_test
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,50 @@ TEST(Options, DaemonizeWritesPidfile) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status 0x" << std::hex << st;
   killer.pid = 0;  // gone: nothing to clean up
   EXPECT_EQ("", rc_test::read_file(pidfile)) << "pid file not removed on exit";
+}
+
+// The README's quick start: as root, `-d -u nobody -P <root-owned dir>/pid`.
+// The pid file must be written before the identity change (the unprivileged
+// user cannot write there), and a daemon must not die over its pid file.
+TEST(Options, DaemonizeAsOtherUserStillWritesPidfile) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  TempDir dir;  // mode 0700, owned by root: nobody cannot write here
+  std::string pidfile = dir.path() + "/rc.pid";
+  int port = rc_test::find_free_port();
+  RunResult r = run({"-d", "-u", "nobody", "-P", pidfile, "-l", "127.0.0.1", "-p", std::to_string(port)},
+                    10000);
+  ASSERT_EQ(0, r.exit_code()) << r.describe();
+  pid_t pid = 0;
+  long long deadline = rc_test::now_ms() + 5000;
+  while (rc_test::now_ms() < deadline && pid <= 0) {
+    pid = (pid_t)atol(rc_test::read_file(pidfile).c_str());
+    if (pid <= 0) rc_test::sleep_ms(20);
+  }
+  ASSERT_GT(pid, 0) << "no pid written to " << pidfile;
+  std::string comm = rc_test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  ASSERT_NE(std::string::npos, comm.find(std::to_string(port))) << "pid " << pid << " is another process";
+  struct Killer {
+    pid_t pid;
+    ~Killer() {
+      if (pid > 1 && rc_dt::kill_one(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } killer{pid};
+  // It runs as nobody and serves.
+  std::string status = rc_test::read_file("/proc/" + std::to_string(pid) + "/status");
+  struct passwd* pw = getpwnam("nobody");
+  ASSERT_NE(nullptr, pw);
+  EXPECT_NE(std::string::npos, status.find("Uid:\t" + std::to_string(pw->pw_uid) + "\t"))
+      << "daemon is not running as nobody";
+  int fd = -1;
+  deadline = rc_test::now_ms() + 5000;
+  while (fd < 0 && rc_test::now_ms() < deadline) {
+    fd = rc_dt::connect_tcp("127.0.0.1", port, 500);
+    if (fd < 0) rc_test::sleep_ms(20);
+  }
+  FdConn c(fd);
+  ASSERT_TRUE(c.ok()) << "daemon does not accept on port " << port;
+  EXPECT_EQ("STORED\r\n", c.cmd("set q 0 0 1\r\nx\r\n"));
 }
 
 // --------------------------------------------------- protocol options
