@@ -245,6 +245,7 @@ int main(int argc, char **argv)
     listener_teardown();
     worker_teardown();
     crawler_stop();
+    cache_teardown();
     event_free(clock_ev);
     event_free(sigterm_ev);
     event_free(sigint_ev);

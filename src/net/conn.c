@@ -417,11 +417,6 @@ struct conn_pending *conn_pending(struct conn *c)
     return &c->pend;
 }
 
-struct worker *conn_worker(struct conn *c)
-{
-    return c->w;
-}
-
 int conn_fd(const struct conn *c)
 {
     return c->fd;

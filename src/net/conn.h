@@ -84,7 +84,6 @@ void conn_close_after_write(struct conn *c);
 /* Closes now, dropping queued output. */
 void conn_close_now(struct conn *c);
 struct conn_pending *conn_pending(struct conn *c);
-struct worker *conn_worker(struct conn *c);
 int conn_fd(const struct conn *c);
 
 /* `stats conns`: calls fn for each live connection (any thread). */

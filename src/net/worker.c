@@ -216,7 +216,3 @@ void worker_net_stats_reset(void)
     }
 }
 
-unsigned worker_count(void)
-{
-    return wopts.nthreads;
-}

@@ -42,7 +42,6 @@ struct event_base *worker_base(struct worker *w);
 struct net_stats *worker_net_stats(struct worker *w);
 void worker_net_stats_sum(struct net_stats *out);
 void worker_net_stats_reset(void);
-unsigned worker_count(void);
 
 /* Connection counts (atomic), maintained by conn.c. */
 extern uint64_t worker_curr_conns;
