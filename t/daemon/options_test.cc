@@ -237,6 +237,36 @@ TEST(Options, ListenAddressBindsOnlyThere) {
 
 // ------------------------------------------------------------ daemon
 
+// Polls a daemon's pid file for up to 5 s; 0 if no pid appeared.
+pid_t WaitForPidfile(const std::string& pidfile) {
+  long long deadline = rc_test::now_ms() + 5000;
+  while (rc_test::now_ms() < deadline) {
+    pid_t pid = (pid_t)atol(rc_test::read_file(pidfile).c_str());
+    if (pid > 0) return pid;
+    rc_test::sleep_ms(20);
+  }
+  return 0;
+}
+
+// Connects to 127.0.0.1:port, retrying for up to 5 s; -1 if it never answers.
+int ConnectWhenUp(int port) {
+  int fd = -1;
+  long long deadline = rc_test::now_ms() + 5000;
+  while (fd < 0 && rc_test::now_ms() < deadline) {
+    fd = rc_dt::connect_tcp("127.0.0.1", port, 500);
+    if (fd < 0) rc_test::sleep_ms(20);
+  }
+  return fd;
+}
+
+// Kills exactly one daemon pid when the test ends, whatever happens.
+struct PidKiller {
+  pid_t pid;
+  ~PidKiller() {
+    if (pid > 1 && rc_dt::kill_one(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+  }
+};
+
 TEST(Options, DaemonizeWritesPidfile) {
   // Become a subreaper so the daemonized grandchild is re-parented to us
   // and can be reaped (pid 1 in a container may not reap).
@@ -248,13 +278,7 @@ TEST(Options, DaemonizeWritesPidfile) {
   ASSERT_EQ(0, r.exit_code()) << "the foreground process must exit 0 after forking: " << r.describe();
   EXPECT_FALSE(r.timed_out) << "stdout/stderr were left open by the daemon";
   // The pid file appears (written by the daemon).
-  pid_t pid = 0;
-  long long deadline = rc_test::now_ms() + 5000;
-  while (rc_test::now_ms() < deadline) {
-    pid = (pid_t)atol(rc_test::read_file(pidfile).c_str());
-    if (pid > 0) break;
-    rc_test::sleep_ms(20);
-  }
+  pid_t pid = WaitForPidfile(pidfile);
   ASSERT_GT(pid, 0) << "no pid in " << pidfile;
   // Only ever signal that pid if it really is the daemon we started.
   std::string comm = rc_test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
@@ -262,20 +286,9 @@ TEST(Options, DaemonizeWritesPidfile) {
       << "pid file names another process (" << pid << ")";
   ASSERT_NE(std::string::npos, comm.find(std::to_string(port))) << "pid " << pid << " is another server";
   // Clean up whatever happens below: kill exactly that pid.
-  struct Killer {
-    pid_t pid;
-    ~Killer() {
-      if (pid > 1 && rc_dt::kill_one(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
-    }
-  } killer{pid};
+  PidKiller killer{pid};
   // It serves.
-  int fd = -1;
-  deadline = rc_test::now_ms() + 5000;
-  while (fd < 0 && rc_test::now_ms() < deadline) {
-    fd = rc_dt::connect_tcp("127.0.0.1", port, 500);
-    if (fd < 0) rc_test::sleep_ms(20);
-  }
-  FdConn c(fd);
+  FdConn c(ConnectWhenUp(port));
   ASSERT_TRUE(c.ok()) << "daemon does not accept on port " << port;
   EXPECT_EQ("STORED\r\n", c.cmd("set d 0 0 1\r\nx\r\n"));
   // Detached: its own session, stdin/stdout/stderr not our pipes.
@@ -284,7 +297,7 @@ TEST(Options, DaemonizeWritesPidfile) {
   // (memcached does).
   ASSERT_EQ(0, rc_dt::kill_one(pid, SIGTERM));
   int st = -1;
-  deadline = rc_test::now_ms() + 10000;
+  long long deadline = rc_test::now_ms() + 10000;
   while (rc_test::now_ms() < deadline) {
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
@@ -315,34 +328,18 @@ TEST(Options, DaemonizeAsOtherUserStillWritesPidfile) {
   RunResult r = run({"-d", "-u", "nobody", "-P", pidfile, "-l", "127.0.0.1", "-p", std::to_string(port)},
                     10000);
   ASSERT_EQ(0, r.exit_code()) << r.describe();
-  pid_t pid = 0;
-  long long deadline = rc_test::now_ms() + 5000;
-  while (rc_test::now_ms() < deadline && pid <= 0) {
-    pid = (pid_t)atol(rc_test::read_file(pidfile).c_str());
-    if (pid <= 0) rc_test::sleep_ms(20);
-  }
+  pid_t pid = WaitForPidfile(pidfile);
   ASSERT_GT(pid, 0) << "no pid written to " << pidfile;
   std::string comm = rc_test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
   ASSERT_NE(std::string::npos, comm.find(std::to_string(port))) << "pid " << pid << " is another process";
-  struct Killer {
-    pid_t pid;
-    ~Killer() {
-      if (pid > 1 && rc_dt::kill_one(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
-    }
-  } killer{pid};
+  PidKiller killer{pid};
   // It runs as nobody and serves.
   std::string status = rc_test::read_file("/proc/" + std::to_string(pid) + "/status");
   struct passwd* pw = getpwnam("nobody");
   ASSERT_NE(nullptr, pw);
   EXPECT_NE(std::string::npos, status.find("Uid:\t" + std::to_string(pw->pw_uid) + "\t"))
       << "daemon is not running as nobody";
-  int fd = -1;
-  deadline = rc_test::now_ms() + 5000;
-  while (fd < 0 && rc_test::now_ms() < deadline) {
-    fd = rc_dt::connect_tcp("127.0.0.1", port, 500);
-    if (fd < 0) rc_test::sleep_ms(20);
-  }
-  FdConn c(fd);
+  FdConn c(ConnectWhenUp(port));
   ASSERT_TRUE(c.ok()) << "daemon does not accept on port " << port;
   EXPECT_EQ("STORED\r\n", c.cmd("set q 0 0 1\r\nx\r\n"));
 }
