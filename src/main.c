@@ -245,6 +245,9 @@ int main(int argc, char **argv)
     listener_teardown();
     worker_teardown();
     crawler_stop();
+    /* Retired items may still be queued in liburcu's call_rcu thread;
+     * they must be freed into the slabs before the slabs go. */
+    rcu_barrier();
     cache_teardown();
     event_free(clock_ev);
     event_free(sigterm_ev);
