@@ -424,7 +424,8 @@ static bool swap_exact(struct item *old, struct item *fresh, uint64_t hash)
 }
 
 static enum cache_status store_concat(struct item *it, bool append,
-                                      uint64_t hash)
+                                      uint64_t cas, uint64_t hash,
+                                      uint64_t *stored_cas)
 {
     for (;;) {
         struct item *old = get_ref(item_key(it), it->nkey, hash, false);
@@ -434,12 +435,20 @@ static enum cache_status store_concat(struct item *it, bool append,
         if (old == NULL) {
             return CACHE_NOT_STORED;
         }
+        /* memcached checks a CAS given with append/prepend (binary, meta). */
+        if (cas != 0 && cache_item_cas(old) != cas) {
+            item_put(old);
+            return CACHE_EXISTS;
+        }
         fresh = concat(old, it, append);
         if (fresh == NULL) {
             item_put(old);
             return CACHE_NOT_STORED;
         }
         ok = swap_exact(old, fresh, hash);
+        if (ok && stored_cas != NULL) {
+            *stored_cas = cache_item_cas(fresh);
+        }
         item_put(old);
         item_put(fresh);
         if (ok) {
@@ -448,14 +457,31 @@ static enum cache_status store_concat(struct item *it, bool append,
     }
 }
 
+static enum cache_status store_whole(struct item *it,
+                                     enum cache_store_mode mode,
+                                     uint64_t cas, uint64_t hash);
+
 enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
-                              uint64_t cas)
+                              uint64_t cas, uint64_t *stored_cas)
 {
     uint64_t hash = table_hash(item_key(it), it->nkey);
+    enum cache_status st;
 
     if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
-        return store_concat(it, mode == CACHE_APPEND, hash);
+        return store_concat(it, mode == CACHE_APPEND, cas, hash, stored_cas);
     }
+    st = store_whole(it, mode, cas, hash);
+    if (st == CACHE_STORED && stored_cas != NULL) {
+        *stored_cas = cache_item_cas(it);
+    }
+    return st;
+}
+
+/* set/add/replace/cas of a complete item. */
+static enum cache_status store_whole(struct item *it,
+                                     enum cache_store_mode mode,
+                                     uint64_t cas, uint64_t hash)
+{
     for (;;) {
         struct cds_lfht_iter iter;
         rel_time_t now = clock_now();
@@ -551,40 +577,74 @@ static bool value_number(const struct item *it, uint64_t *v)
     return ok;
 }
 
-enum cache_status cache_delta(const char *key, size_t nkey, bool incr,
-                              uint64_t delta, char *out, size_t *outlen)
+/* Creates key with req->initial for an incr/decr miss (binary, meta). */
+static enum cache_status delta_create(const char *key, size_t nkey,
+                                      const struct cache_delta_req *req,
+                                      struct cache_delta_res *res)
+{
+    struct item *it;
+    enum cache_status st;
+
+    res->len = (size_t)num_format_u64(req->initial, res->text);
+    st = cache_alloc(key, nkey, 0, req->create_exptime, res->len, &it);
+    if (st != CACHE_OK) {
+        return CACHE_NO_MEMORY;
+    }
+    item_copy_in(it, 0, res->text, res->len);
+    st = cache_store(it, CACHE_ADD, 0, &res->cas);
+    res->exptime = item_exptime(it);
+    item_put(it);
+    if (st != CACHE_STORED) {
+        return CACHE_NOT_STORED;
+    }
+    res->value = req->initial;
+    res->created = true;
+    return CACHE_OK;
+}
+
+enum cache_status cache_delta(const char *key, size_t nkey,
+                              const struct cache_delta_req *req,
+                              struct cache_delta_res *res)
 {
     uint64_t hash = table_hash(key, nkey);
 
+    res->created = false;
     for (;;) {
         struct item *old = get_ref(key, nkey, hash, false);
         struct item *fresh;
+        rel_time_t exptime;
         uint64_t v;
         size_t len, newlen;
         bool ok;
 
         if (old == NULL) {
-            return CACHE_NOT_FOUND;
+            return req->create ? delta_create(key, nkey, req, res)
+                               : CACHE_NOT_FOUND;
+        }
+        if (req->cas != 0 && cache_item_cas(old) != req->cas) {
+            item_put(old);
+            return CACHE_EXISTS;
         }
         if (!value_number(old, &v)) {
             item_put(old);
             return CACHE_NON_NUMERIC;
         }
-        if (incr) {
-            v += delta;
+        if (req->incr) {
+            v += req->delta;
         } else {
-            v = delta > v ? 0 : v - delta;
+            v = req->delta > v ? 0 : v - req->delta;
         }
-        len = (size_t)num_format_u64(v, out);
+        len = (size_t)num_format_u64(v, res->text);
         /* memcached rewrites in place when the number fits, padding the
          * old length with spaces; clients can see that, so do the same. */
         newlen = len <= old->nbytes ? old->nbytes : len;
-        if (cache_alloc(key, nkey, item_cflags(old), item_exptime(old),
-                        newlen, &fresh) != CACHE_OK) {
+        exptime = req->set_exptime ? req->exptime : item_exptime(old);
+        if (cache_alloc(key, nkey, item_cflags(old), exptime, newlen,
+                        &fresh) != CACHE_OK) {
             item_put(old);
             return CACHE_NO_MEMORY;
         }
-        item_copy_in(fresh, 0, out, len);
+        item_copy_in(fresh, 0, res->text, len);
         if (newlen > len) {
             char pad[INCR_MAX_STORAGE + 64];
             size_t off = len;
@@ -598,10 +658,15 @@ enum cache_status cache_delta(const char *key, size_t nkey, bool incr,
             }
         }
         ok = swap_exact(old, fresh, hash);
+        if (ok) {
+            res->value = v;
+            res->len = len;
+            res->cas = cache_item_cas(fresh);
+            res->exptime = exptime;
+        }
         item_put(old);
         item_put(fresh);
         if (ok) {
-            *outlen = len;
             return CACHE_OK;
         }
     }

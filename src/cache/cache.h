@@ -95,14 +95,42 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
                               struct item **out);
 
 /* Stores a filled item. The caller keeps (and later puts) its reference.
- * cas is the client's value for CACHE_CAS. */
+ * cas is the client's value for CACHE_CAS; with APPEND/PREPEND a non-zero
+ * cas must match too (binary and meta protocols). On CACHE_STORED,
+ * *stored_cas (if not NULL) is the CAS of what was stored. */
 enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
-                              uint64_t cas);
+                              uint64_t cas, uint64_t *stored_cas);
 
-/* incr/decr: on CACHE_OK the decimal result is written to out (>= 21
- * bytes) with its length. */
-enum cache_status cache_delta(const char *key, size_t nkey, bool incr,
-                              uint64_t delta, char *out, size_t *outlen);
+/* incr/decr. The text protocol only fills incr and delta; the binary and
+ * meta protocols can also check a CAS, create a missing key with an
+ * initial value, and change the TTL. */
+struct cache_delta_req {
+    bool incr;
+    uint64_t delta;
+    uint64_t cas;                 /* 0: no check; else CACHE_EXISTS if the
+                                   * item's CAS differs */
+    bool create;                  /* a miss stores `initial` (no delta) */
+    uint64_t initial;
+    rel_time_t create_exptime;
+    bool set_exptime;             /* an existing item gets `exptime` */
+    rel_time_t exptime;
+};
+
+struct cache_delta_res {
+    uint64_t value;
+    char text[24];                /* value in decimal, as stored */
+    size_t len;
+    uint64_t cas;                 /* CAS of the stored result */
+    rel_time_t exptime;           /* of the stored result */
+    bool created;                 /* the miss path stored `initial` */
+};
+
+/* CACHE_OK and res filled; or CACHE_NOT_FOUND, CACHE_EXISTS,
+ * CACHE_NON_NUMERIC, CACHE_NO_MEMORY, CACHE_NOT_STORED (creation lost a
+ * race with another store). */
+enum cache_status cache_delta(const char *key, size_t nkey,
+                              const struct cache_delta_req *req,
+                              struct cache_delta_res *res);
 
 enum cache_status cache_delete(const char *key, size_t nkey);
 enum cache_status cache_touch(const char *key, size_t nkey,

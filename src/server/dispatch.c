@@ -143,7 +143,7 @@ static void on_value(struct conn *c, struct item *it, bool valid)
         reply(c, p->noreply, "CLIENT_ERROR bad data chunk");
         return;
     }
-    st = cache_store(it, (enum cache_store_mode)p->mode, p->cas);
+    st = cache_store(it, (enum cache_store_mode)p->mode, p->cas, NULL);
     switch (st) {
     case CACHE_STORED:
         if (p->mode == TEXT_CAS) {
@@ -167,17 +167,17 @@ static void on_value(struct conn *c, struct item *it, bool valid)
 
 static void do_delta(struct conn *c, struct text_request *r)
 {
-    char num[32];
-    size_t len;
+    struct cache_delta_req req = { .incr = r->incr, .delta = r->delta };
+    struct cache_delta_res res;
 
-    switch (cache_delta(r->key, r->nkey, r->incr, r->delta, num, &len)) {
+    switch (cache_delta(r->key, r->nkey, &req, &res)) {
     case CACHE_OK:
         if (r->incr) {
             STATS_INC(incr_hits);
         } else {
             STATS_INC(decr_hits);
         }
-        reply(c, r->noreply, num);
+        reply(c, r->noreply, res.text);
         break;
     case CACHE_NOT_FOUND:
         if (r->incr) {

@@ -99,7 +99,7 @@ enum cache_status Store(enum cache_store_mode mode, const std::string &key,
         return st;
     }
     item_copy_in(it, 0, value.data(), value.size());
-    st = cache_store(it, mode, cas);
+    st = cache_store(it, mode, cas, nullptr);
     item_put(it);
     return st;
 }
@@ -154,13 +154,15 @@ std::string Value(const std::string &key)
 enum cache_status Delta(const std::string &key, bool incr, uint64_t delta,
                         std::string *result = nullptr)
 {
-    char out[32];
-    size_t len = 0;
-    enum cache_status st = cache_delta(key.data(), key.size(), incr, delta,
-                                       out, &len);
+    struct cache_delta_req req = {};
+    struct cache_delta_res res;
+
+    req.incr = incr;
+    req.delta = delta;
+    enum cache_status st = cache_delta(key.data(), key.size(), &req, &res);
 
     if (st == CACHE_OK && result != nullptr) {
-        *result = std::string(out, len);
+        *result = std::string(res.text, res.len);
     }
     return st;
 }
@@ -565,6 +567,82 @@ TEST(Cache, IncrDecrOnNonNumbers)
         std::string big(600 * kKiB, '1');
         ASSERT_EQ(Set("k", big), CACHE_STORED);
         EXPECT_EQ(Delta("k", true, 1), CACHE_NON_NUMERIC);
+    });
+}
+
+/* The binary and meta protocols' incr: create on miss, CAS, TTL. */
+TEST(Cache, DeltaCreatesMissingKeyWithInitialValue)
+{
+    isolate::run([] {
+        SetupCache();
+        struct cache_delta_req req = {};
+        struct cache_delta_res res;
+
+        req.incr = true;
+        req.delta = 5;
+        req.create = true;
+        req.initial = 40;
+        req.create_exptime = clock_expiry(100);
+        ASSERT_EQ(cache_delta("n", 1, &req, &res), CACHE_OK);
+        EXPECT_TRUE(res.created);
+        EXPECT_EQ(res.value, 40u);   /* the initial value, no delta */
+        EXPECT_EQ(std::string(res.text, res.len), "40");
+        Got g = Get("n");
+        EXPECT_EQ(g.value, "40");
+        EXPECT_EQ(g.cas, res.cas);
+        EXPECT_EQ(g.exptime, clock_expiry(100));
+        /* Now it exists: the delta applies, the TTL stays. */
+        ASSERT_EQ(cache_delta("n", 1, &req, &res), CACHE_OK);
+        EXPECT_FALSE(res.created);
+        EXPECT_EQ(res.value, 45u);
+        EXPECT_EQ(Get("n").exptime, clock_expiry(100));
+        EXPECT_EQ(Get("n").cas, res.cas);
+    });
+}
+
+TEST(Cache, DeltaChecksCasAndCanSetTtl)
+{
+    isolate::run([] {
+        SetupCache();
+        struct cache_delta_req req = {};
+        struct cache_delta_res res;
+
+        ASSERT_EQ(Set("n", "10"), CACHE_STORED);
+        uint64_t cas = Get("n").cas;
+
+        req.incr = false;
+        req.delta = 3;
+        req.cas = cas + 1;
+        EXPECT_EQ(cache_delta("n", 1, &req, &res), CACHE_EXISTS);
+        EXPECT_EQ(Value("n"), "10");
+        req.cas = cas;
+        req.set_exptime = true;
+        req.exptime = clock_expiry(50);
+        ASSERT_EQ(cache_delta("n", 1, &req, &res), CACHE_OK);
+        EXPECT_EQ(Value("n"), "7 ");
+        EXPECT_EQ(Get("n").exptime, clock_expiry(50));
+        EXPECT_NE(res.cas, cas);
+        /* Without create a miss stays a miss. */
+        req = {};
+        req.incr = true;
+        EXPECT_EQ(cache_delta("absent", 6, &req, &res), CACHE_NOT_FOUND);
+        EXPECT_FALSE(Has("absent"));
+    });
+}
+
+TEST(Cache, AppendWithCasMustMatch)
+{
+    isolate::run([] {
+        SetupCache();
+        ASSERT_EQ(Set("k", "a"), CACHE_STORED);
+        uint64_t cas = Get("k").cas;
+
+        EXPECT_EQ(Store(CACHE_APPEND, "k", "b", 0, 0, cas + 7), CACHE_EXISTS);
+        EXPECT_EQ(Value("k"), "a");
+        EXPECT_EQ(Store(CACHE_PREPEND, "k", "c", 0, 0, cas), CACHE_STORED);
+        EXPECT_EQ(Value("k"), "ca");
+        EXPECT_EQ(Store(CACHE_APPEND, "k", "d"), CACHE_STORED);
+        EXPECT_EQ(Value("k"), "cad");
     });
 }
 

@@ -50,7 +50,7 @@ void Put(const std::string &key, int64_t exptime)
     ASSERT_EQ(cache_alloc(key.data(), key.size(), 0, clock_expiry(exptime),
                           3, &it), CACHE_OK);
     item_copy_in(it, 0, "abc", 3);
-    ASSERT_EQ(cache_store(it, CACHE_SET, 0), CACHE_STORED);
+    ASSERT_EQ(cache_store(it, CACHE_SET, 0, nullptr), CACHE_STORED);
     item_put(it);
 }
 

@@ -58,7 +58,7 @@ unsigned Put(const std::string &key, int64_t exptime = 0)
         return 0;
     }
     item_copy_in(it, 0, value.data(), value.size());
-    EXPECT_EQ(cache_store(it, CACHE_SET, 0), CACHE_STORED);
+    EXPECT_EQ(cache_store(it, CACHE_SET, 0, nullptr), CACHE_STORED);
     cls = slab_class_of(it);
     item_put(it);
     return cls;
@@ -263,7 +263,7 @@ TEST(Evict, CrawlTakesOnlyExpiredAndFlushedItems)
                                   clock_expiry(i % 2 ? 10 : 0), big.size(),
                                   &it), CACHE_OK);
             item_copy_in(it, 0, big.data(), big.size());
-            ASSERT_EQ(cache_store(it, CACHE_SET, 0), CACHE_STORED);
+            ASSERT_EQ(cache_store(it, CACHE_SET, 0, nullptr), CACHE_STORED);
             item_put(it);
         }
         struct item *out[128];
