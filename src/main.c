@@ -25,8 +25,11 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
+#include "server/auth.h"
+#include "server/binary.h"
 #include "server/dispatch.h"
 #include "server/options.h"
+#include "server/protocol.h"
 #include "server/settings.h"
 #include "server/stats.h"
 #include "util/clock.h"
@@ -189,6 +192,11 @@ int main(int argc, char **argv)
             pidpath = strdup(s.pidfile);
         }
     }
+    /* Before daemonizing, so a bad auth file is reported on the terminal,
+     * and while root, so the file may be readable by root only. */
+    if (auth_setup(&s) != 0) {
+        return 1;
+    }
     if (s.daemonize && daemon(0, s.verbose > 0) != 0) {
         fprintf(stderr, "failed to daemon() in order to daemonize\n");
         return 1;
@@ -212,8 +220,9 @@ int main(int argc, char **argv)
     cno.idle_timeout = s.idle_timeout;
     conn_setup(&cno);
     dispatch_setup(&s);
+    binary_setup(&s);
     stats_setup(&s);
-    conn_set_handler(dispatch_text_handler());
+    conn_set_handler(protocol_handler(&s));
 
     wo.nthreads = s.threads;
     wo.thread_init = stats_thread_init;
@@ -249,6 +258,7 @@ int main(int argc, char **argv)
      * they must be freed into the slabs before the slabs go. */
     rcu_barrier();
     cache_teardown();
+    auth_teardown();
     event_free(clock_ev);
     event_free(sigterm_ev);
     event_free(sigint_ev);

@@ -674,6 +674,12 @@ enum cache_status cache_delta(const char *key, size_t nkey,
 
 enum cache_status cache_delete(const char *key, size_t nkey)
 {
+    return cache_delete_cas(key, nkey, 0);
+}
+
+enum cache_status cache_delete_cas(const char *key, size_t nkey,
+                                   uint64_t cas)
+{
     uint64_t hash = table_hash(key, nkey);
 
     for (;;) {
@@ -682,6 +688,10 @@ enum cache_status cache_delete(const char *key, size_t nkey)
 
         if (old == NULL) {
             return CACHE_NOT_FOUND;
+        }
+        if (cas != 0 && cache_item_cas(old) != cas) {
+            item_put(old);
+            return CACHE_EXISTS;
         }
         rcu_read_lock();
         won = table_del(old);
@@ -715,7 +725,7 @@ void cache_unlink_key(const char *key, size_t nkey)
     (void)cache_delete(key, nkey);
 }
 
-void cache_flush(int32_t delay)
+void cache_flush(int64_t delay)
 {
     rel_time_t now = clock_now();
 

@@ -133,13 +133,16 @@ enum cache_status cache_delta(const char *key, size_t nkey,
                               struct cache_delta_res *res);
 
 enum cache_status cache_delete(const char *key, size_t nkey);
+/* Deletes only if cas is 0 or the item's CAS; else CACHE_EXISTS. */
+enum cache_status cache_delete_cas(const char *key, size_t nkey,
+                                   uint64_t cas);
 enum cache_status cache_touch(const char *key, size_t nkey,
                               rel_time_t exptime);
 /* Removes key if present (a failed set must not leave the old value). */
 void cache_unlink_key(const char *key, size_t nkey);
 
 /* flush_all [delay]: items stored before the flush time become invisible. */
-void cache_flush(int32_t delay);
+void cache_flush(int64_t delay);
 /* Once a second after clock_update(): starts a due delayed flush. */
 void cache_tick(void);
 

@@ -1,6 +1,10 @@
 /*
  * conn: connection state machine (see conn.h).
  *
+ * Framing belongs to the protocol (its on_input says how many bytes a
+ * request took); this file only owns the buffers: where input is, when a
+ * value is being read into an item, and when output leaves.
+ *
  * Note on system calls: after a read that did not fill the buffer the socket
  * is almost surely drained, so the connection goes back to the event loop
  * instead of calling read() again just to see EAGAIN. Replies made ready by
@@ -24,7 +28,6 @@
 #include <event2/event.h>
 
 #include "net/worker.h"
-#include "proto/text.h"
 #include "util/clock.h"
 
 #define RBUF_INITIAL 16384        /* as memcached's read buffer */
@@ -55,9 +58,11 @@ struct conn {
     char *rbuf;                   /* input: [rstart, rend) unparsed */
     size_t rsize, rstart, rend;
 
+    const struct conn_handler *h; /* this connection's protocol */
     struct item *value_item;      /* CONN_VALUE target */
-    size_t value_off;             /* bytes of value+\r\n received */
-    char tail[2];                 /* the two bytes after the value */
+    size_t value_off;             /* bytes of value+tail received */
+    size_t value_tail;            /* bytes expected after the value */
+    char tail[2];                 /* the bytes after the value */
     size_t swallow_left;
 
     struct iovec *iov;            /* queued output */
@@ -67,9 +72,11 @@ struct conn {
     struct outblock *blocks, *last_block;
 
     struct conn_pending pend;
+    struct conn_auth auth;
 };
 
 static const struct conn_handler *handler;
+static void (*auth_release)(void *sasl);
 static struct conn_options copts = { 20, 2 * 1024 * 1024, 0 };
 
 /* Registry for `stats conns` and idle sweeps, indexed by fd. */
@@ -85,6 +92,26 @@ void conn_set_handler(const struct conn_handler *h)
 void conn_setup(const struct conn_options *o)
 {
     copts = *o;
+}
+
+void conn_set_auth_release(void (*fn)(void *sasl))
+{
+    auth_release = fn;
+}
+
+struct conn_auth *conn_auth(struct conn *c)
+{
+    return &c->auth;
+}
+
+void conn_set_protocol(struct conn *c, const struct conn_handler *h)
+{
+    c->h = h;
+}
+
+size_t conn_max_line(void)
+{
+    return copts.max_line;
 }
 
 static void registry_put(int fd, struct conn *c)
@@ -205,6 +232,7 @@ struct conn *conn_create(int fd, struct worker *w, bool is_unix)
     }
     c->fd = fd;
     c->w = w;
+    c->h = handler;
     c->is_unix = is_unix;
     c->rsize = RBUF_INITIAL;
     c->rbuf = malloc(c->rsize);
@@ -267,6 +295,9 @@ void conn_destroy(struct conn *c)
     free(c->blocks);
     if (c->value_item != NULL) {
         item_put(c->value_item);
+    }
+    if (c->auth.sasl != NULL && auth_release != NULL) {
+        auth_release(c->auth.sasl);
     }
     close(c->fd);
     free(c->rbuf);
@@ -357,7 +388,13 @@ void conn_out_line(struct conn *c, const char *s)
 
 void conn_out_value(struct conn *c, struct item *it)
 {
-    int segs = item_segment_count(it);
+    int segs;
+
+    if (it->nbytes == 0) {
+        item_put(it);             /* nothing to send */
+        return;
+    }
+    segs = item_segment_count(it);
 
     if (!iov_room(c, (size_t)segs)) {
         item_put(it);
@@ -380,10 +417,11 @@ void conn_out_value(struct conn *c, struct item *it)
     c->niov += (size_t)item_segments(it, c->iov + c->niov, segs);
 }
 
-void conn_read_value(struct conn *c, struct item *it)
+void conn_read_value(struct conn *c, struct item *it, size_t tail)
 {
     c->value_item = it;
     c->value_off = 0;
+    c->value_tail = tail;
     c->state = CONN_VALUE;
 }
 
@@ -443,7 +481,10 @@ static int flush(struct conn *c)
         }
         __atomic_store_n(&ns->bytes_written, ns->bytes_written + (size_t)n,
                          __ATOMIC_RELAXED);
-        while (n > 0) {
+        /* Zero-length entries (empty values) are consumed as they come;
+         * one left at the end would make writev return 0 forever. */
+        while (c->iov_sent < c->niov &&
+               (n > 0 || c->iov[c->iov_sent].iov_len == 0)) {
             struct iovec *v = &c->iov[c->iov_sent];
 
             if ((size_t)n >= v->iov_len) {
@@ -518,27 +559,21 @@ static void process(struct conn *c, unsigned *budget)
         char *p = c->rbuf + c->rstart;
 
         if (c->state == CONN_CMD) {
-            size_t len, used;
-            enum text_frame f;
+            size_t used;
 
             if (avail == 0) {
                 return;
             }
-            f = text_find_line(p, avail, copts.max_line, &len, &used);
-            if (f == TEXT_NEED_MORE) {
-                return;
-            }
-            if (f == TEXT_CLOSE) {
-                c->state = CONN_CLOSING;
+            used = c->h->on_input(c, p, avail);
+            if (used == 0) {
                 return;
             }
             c->rstart += used;
             (*budget)--;
             __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-            handler->on_line(c, p, len);
         } else if (c->state == CONN_VALUE) {
             struct item *it = c->value_item;
-            size_t total = (size_t)it->nbytes + 2;
+            size_t total = (size_t)it->nbytes + c->value_tail;
             size_t take = total - c->value_off < avail ? total - c->value_off
                                                        : avail;
             size_t to_value = 0;
@@ -559,7 +594,8 @@ static void process(struct conn *c, unsigned *budget)
             }
             c->value_item = NULL;
             c->state = CONN_CMD;
-            handler->on_value(c, it, c->tail[0] == '\r' && c->tail[1] == '\n');
+            c->h->on_value(c, it, c->value_tail == 0 ||
+                                  (c->tail[0] == '\r' && c->tail[1] == '\n'));
             item_put(it);
         } else if (c->state == CONN_SWALLOW) {
             size_t take = c->swallow_left < avail ? c->swallow_left : avail;

@@ -25,6 +25,7 @@
 #include <sys/uio.h>
 
 #include "cache/item.h"
+#include "proto/binary.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,23 +41,40 @@ enum conn_state {
     CONN_CLOSING,
 };
 
-/* What the protocol layer plugs in. Both run on the connection's worker. */
+/* What a protocol plugs in. Both run on the connection's worker. */
 struct conn_handler {
-    /* One NUL-terminated request line (without \r\n). */
-    void (*on_line)(struct conn *c, char *line, size_t len);
-    /* A value announced by conn_read_value() arrived; valid is false if it
-     * did not end in \r\n ("bad data chunk"). */
+    /* Frames the request at the start of buf[0..len) and runs it. Returns
+     * the bytes it took, or 0 if the request is not complete yet (or it
+     * closed the connection). The buffer is writable scratch space. */
+    size_t (*on_input)(struct conn *c, char *buf, size_t len);
+    /* A value announced by conn_read_value() arrived; valid is false if
+     * the bytes after it were not the expected \r\n ("bad data chunk"). */
     void (*on_value)(struct conn *c, struct item *it, bool valid);
 };
 
+/* The protocol new connections start with (main, before workers run). */
 void conn_set_handler(const struct conn_handler *h);
+/* Switches c to another protocol (-B auto, after the first byte). */
+void conn_set_protocol(struct conn *c, const struct conn_handler *h);
 
-/* Per-request state the text handler keeps between line and value. */
+/* Per-request state a handler keeps between a request and its value. */
 struct conn_pending {
     int mode;                     /* store mode */
     uint64_t cas;
     bool noreply;
+    struct bin_header bin;        /* binary: the request being served */
 };
+
+/* Authentication state of a connection (SASL on binary, -Y on text). */
+struct conn_auth {
+    bool authenticated;
+    bool started;                 /* a SASL exchange or -Y token under way */
+    size_t token_len;             /* -Y: bytes of token + \r\n expected */
+    void *sasl;                   /* sasl_conn_t; released with the conn */
+};
+struct conn_auth *conn_auth(struct conn *c);
+/* How to release conn_auth.sasl when a connection closes (main). */
+void conn_set_auth_release(void (*fn)(void *sasl));
 
 /* Creates a connection for an accepted fd on worker w (worker thread). */
 struct conn *conn_create(int fd, struct worker *w, bool is_unix);
@@ -71,9 +89,10 @@ void conn_out(struct conn *c, const char *s, size_t n);
 void conn_out_line(struct conn *c, const char *s);
 /* Queues it's value in place; takes over the caller's reference. */
 void conn_out_value(struct conn *c, struct item *it);
-/* Reads the next nbytes + 2 bytes into it's value; then on_value. Takes
+/* Reads it->nbytes bytes into it's value, then expects `tail` more bytes
+ * (2 for the text protocol's \r\n, 0 for binary); then on_value. Takes
  * over the caller's reference until on_value returns. */
-void conn_read_value(struct conn *c, struct item *it);
+void conn_read_value(struct conn *c, struct item *it, size_t tail);
 /* Discards the next n bytes of input. */
 void conn_swallow(struct conn *c, size_t n);
 /* Drops every reply queued since the last write (memcached does this when a
@@ -85,6 +104,8 @@ void conn_close_after_write(struct conn *c);
 void conn_close_now(struct conn *c);
 struct conn_pending *conn_pending(struct conn *c);
 int conn_fd(const struct conn *c);
+/* The longest request line a text handler may accept (multi-gets). */
+size_t conn_max_line(void);
 
 /* `stats conns`: calls fn for each live connection (any thread). */
 typedef void (*conn_visit_fn)(void *arg, int fd, const char *addr,

@@ -130,7 +130,7 @@ static void do_store(struct conn *c, struct text_request *r)
     p->mode = (int)r->mode;
     p->cas = r->cas;
     p->noreply = r->noreply;
-    conn_read_value(c, it);
+    conn_read_value(c, it, 2);
 }
 
 static void on_value(struct conn *c, struct item *it, bool valid)
@@ -286,7 +286,23 @@ static void on_line(struct conn *c, char *line, size_t len)
     }
 }
 
-static const struct conn_handler text_handler = { on_line, on_value };
+static size_t on_input(struct conn *c, char *buf, size_t len)
+{
+    size_t line_len, used;
+
+    switch (text_find_line(buf, len, conn_max_line(), &line_len, &used)) {
+    case TEXT_NEED_MORE:
+        return 0;
+    case TEXT_CLOSE:
+        conn_close_now(c);
+        return 0;
+    default:
+        on_line(c, buf, line_len);
+        return used;
+    }
+}
+
+static const struct conn_handler text_handler = { on_input, on_value };
 
 const struct conn_handler *dispatch_text_handler(void)
 {

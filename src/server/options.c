@@ -89,8 +89,12 @@ static void usage(void)
            "-C, --disable-cas         disable use of CAS\n"
            "-b, --listen-backlog=<num> set the backlog queue limit "
            "(default: 1024)\n"
-           "-B, --protocol=<name>     protocol: ascii or auto (default: "
-           "auto-negotiate)\n"
+           "-B, --protocol=<name>     protocol: ascii, binary, or auto "
+           "(default: auto-negotiate)\n"
+           "-S, --enable-sasl         turn on Sasl authentication\n"
+           "-Y, --auth-file=<file>    enable ASCII protocol authentication. "
+           "format:\n"
+           "                          user:pass\\nuser2:pass2\\n\n"
            "-I, --max-item-size=<num> adjusts max item size "
            "(default: 1m, min: 1k, max: 1024m)\n"
            "-F, --disable-flush-all   disable flush_all command\n"
@@ -212,11 +216,14 @@ static const struct option long_opts[] = {
     { "disable-flush-all", no_argument, NULL, 'F' },
     { "enable-shutdown", no_argument, NULL, 'A' },
     { "extended", required_argument, NULL, 'o' },
+    { "enable-sasl", no_argument, NULL, 'S' },
+    { "auth-file", required_argument, NULL, 'Y' },
     { NULL, 0, NULL, 0 },
 };
 
 int options_parse(int argc, char **argv, struct settings *s)
 {
+    bool protocol_given = false;
     int c, rc;
     uint32_t n;
     uint64_t size;
@@ -224,7 +231,7 @@ int options_parse(int argc, char **argv, struct settings *s)
 
     opterr = 1;
     while ((c = getopt_long(argc, argv, "p:U:s:a:l:du:m:Mc:vhVP:f:n:t:R:Cb:"
-                            "B:I:FAo:", long_opts, NULL)) != -1) {
+                            "B:I:FAo:SY:", long_opts, NULL)) != -1) {
         switch (c) {
         case 'p':
             s->port = atoi(optarg);
@@ -323,6 +330,12 @@ int options_parse(int argc, char **argv, struct settings *s)
         case 'C':
             s->use_cas = false;
             break;
+        case 'S':
+            s->sasl = true;
+            break;
+        case 'Y':
+            s->auth_file = optarg;
+            break;
         case 'b':
             if (!num_parse_u32(optarg, &n) || n == 0) {
                 return bad("Invalid backlog: ", optarg);
@@ -330,12 +343,13 @@ int options_parse(int argc, char **argv, struct settings *s)
             s->backlog = (int)n;
             break;
         case 'B':
+            protocol_given = true;
             if (strcmp(optarg, "ascii") == 0) {
                 s->protocol = "ascii";
             } else if (strcmp(optarg, "auto") == 0) {
                 s->protocol = "auto-negotiate";
             } else if (strcmp(optarg, "binary") == 0) {
-                return bad("The binary protocol is not supported yet\n", "");
+                s->protocol = "binary";
             } else {
                 fprintf(stderr, "Invalid value for binding protocol: %s\n"
                         " -- should be one of auto, binary, or ascii\n",
@@ -409,6 +423,23 @@ int options_parse(int argc, char **argv, struct settings *s)
         /* memcached accepts smaller; our chunked items keep their header
          * and key in one largest-class chunk, which needs room. */
         return bad("slab_chunk_max must be at least 1024 bytes\n", "");
+    }
+    /* memcached: SASL is binary-only, -Y tokens are text-only. */
+    if (s->sasl) {
+        if (!protocol_given) {
+            s->protocol = "binary";
+        } else if (strcmp(s->protocol, "binary") != 0) {
+            return bad("ERROR: You cannot allow the ASCII protocol while "
+                       "using SASL.\n", "");
+        }
+    }
+    if (s->auth_file != NULL) {
+        if (!protocol_given) {
+            s->protocol = "ascii";
+        } else if (strcmp(s->protocol, "ascii") != 0) {
+            return bad("ERROR: You cannot allow the BINARY protocol while "
+                       "using ascii authentication tokens.\n", "");
+        }
     }
     return -1;
 }

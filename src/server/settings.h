@@ -29,7 +29,9 @@ struct settings {
     unsigned reqs_per_event;      /* -R, default 20 */
     bool use_cas;                 /* !-C */
     int backlog;                  /* -b, default 1024 */
-    const char *protocol;         /* -B: ascii, binary or auto */
+    const char *protocol;         /* -B: ascii, binary or auto-negotiate */
+    bool sasl;                    /* -S */
+    const char *auth_file;        /* -Y */
     size_t item_size_max;         /* -I, default 1 MiB */
     double factor;                /* -f, default 1.25 */
     size_t chunk_size;            /* -n, default 48 */

@@ -20,8 +20,10 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
+#include "server/auth.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/numparse.h"
 #include "util/tally.h"
 
 #define STATS_VERSION "1.6.18-ringcached-" PACKAGE_VERSION
@@ -64,29 +66,36 @@ static void reset(void)
     worker_net_stats_reset();
 }
 
-static void stat_u64(struct conn *c, const char *name, uint64_t v)
+static void stat_u64(struct stats_sink *c, const char *name, uint64_t v)
 {
-    char line[160];
-    int n = snprintf(line, sizeof(line), "STAT %s %llu\r\n", name,
-                     (unsigned long long)v);
+    char num[24];
 
-    conn_out(c, line, (size_t)n);
+    num_format_u64(v, num);
+    c->emit(c, name, num);
 }
 
-static void stat_str(struct conn *c, const char *name, const char *v)
+static void stat_str(struct stats_sink *c, const char *name, const char *v)
+{
+    c->emit(c, name, v);
+}
+
+static void text_emit(struct stats_sink *s, const char *name,
+                      const char *value)
 {
     char line[320];
-    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, v);
+    int n = snprintf(line, sizeof(line), "STAT %s %s\r\n", name, value);
 
-    conn_out(c, line, (size_t)n);
+    conn_out(s->c, line, n < (int)sizeof(line) ? (size_t)n
+                                               : sizeof(line) - 1);
 }
 
-static void general(struct conn *c)
+static void general(struct stats_sink *c)
 {
     struct cmd_stats s;
     struct cache_stats cs;
     struct net_stats ns;
     struct rusage ru;
+    uint64_t auth_cmds, auth_errors;
     char buf[64];
     rel_time_t now = clock_now();
 
@@ -136,6 +145,9 @@ static void general(struct conn *c)
     stat_u64(c, "touch_misses", s.touch_misses);
     stat_u64(c, "store_too_large", s.store_too_large);
     stat_u64(c, "store_no_memory", s.store_no_memory);
+    auth_stats(&auth_cmds, &auth_errors);
+    stat_u64(c, "auth_cmds", auth_cmds);
+    stat_u64(c, "auth_errors", auth_errors);
     stat_u64(c, "bytes_read", ns.bytes_read);
     stat_u64(c, "bytes_written", ns.bytes_written);
     stat_u64(c, "limit_maxbytes", cfg->maxbytes);
@@ -156,7 +168,7 @@ static void general(struct conn *c)
     stat_u64(c, "malloc_fails", 0);
 }
 
-static void settings_group(struct conn *c)
+static void settings_group(struct stats_sink *c)
 {
     char buf[64];
 
@@ -182,7 +194,8 @@ static void settings_group(struct conn *c)
     stat_str(c, "cas_enabled", cfg->use_cas ? "yes" : "no");
     stat_u64(c, "tcp_backlog", (uint64_t)cfg->backlog);
     stat_str(c, "binding_protocol", cfg->protocol);
-    stat_str(c, "auth_enabled_sasl", "no");
+    stat_str(c, "auth_enabled_sasl", cfg->sasl ? "yes" : "no");
+    stat_str(c, "auth_enabled_ascii", cfg->auth_file ? cfg->auth_file : "no");
     stat_u64(c, "item_size_max", cfg->item_size_max);
     stat_str(c, "maxconns_fast", "yes");
     stat_u64(c, "hashpower_init", cfg->hashpower);
@@ -195,7 +208,7 @@ static void settings_group(struct conn *c)
     stat_str(c, "flush_enabled", cfg->flush_enabled ? "yes" : "no");
 }
 
-static void slabs_group(struct conn *c, bool items)
+static void slabs_group(struct stats_sink *c, bool items)
 {
     unsigned cls, active = 0;
     char name[64];
@@ -236,7 +249,7 @@ static void slabs_group(struct conn *c, bool items)
 static void conns_visit(void *arg, int fd, const char *addr,
                         const char *state, unsigned idle)
 {
-    struct conn *c = arg;
+    struct stats_sink *c = arg;
     char name[64];
 
     snprintf(name, sizeof(name), "%d:addr", fd);
@@ -247,15 +260,39 @@ static void conns_visit(void *arg, int fd, const char *addr,
     stat_u64(c, name, idle);
 }
 
-int stats_reply(struct conn *c, const char *group, const char *arg)
+void stats_reset_all(void)
+{
+    reset();
+}
+
+int stats_emit_group(struct stats_sink *sink, const char *group)
 {
     if (group == NULL) {
-        general(c);
-    } else if (strcmp(group, "reset") == 0) {
+        general(sink);
+    } else if (strcmp(group, "settings") == 0) {
+        settings_group(sink);
+    } else if (strcmp(group, "slabs") == 0) {
+        slabs_group(sink, false);
+    } else if (strcmp(group, "items") == 0) {
+        slabs_group(sink, true);
+    } else if (strcmp(group, "sizes") == 0) {
+        stat_str(sink, "sizes_status", "disabled");
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int stats_reply(struct conn *c, const char *group, const char *arg)
+{
+    struct stats_sink sink = { text_emit, c };
+
+    if (group != NULL && strcmp(group, "reset") == 0) {
         reset();
         conn_out_line(c, "RESET");
         return 0;
-    } else if (strcmp(group, "detail") == 0) {
+    }
+    if (group != NULL && strcmp(group, "detail") == 0) {
         if (arg != NULL && (strcmp(arg, "on") == 0 ||
                             strcmp(arg, "off") == 0)) {
             conn_out_line(c, "OK");
@@ -265,17 +302,10 @@ int stats_reply(struct conn *c, const char *group, const char *arg)
             conn_out_line(c, "CLIENT_ERROR usage: stats detail on|off|dump");
         }
         return 0;
-    } else if (strcmp(group, "settings") == 0) {
-        settings_group(c);
-    } else if (strcmp(group, "slabs") == 0) {
-        slabs_group(c, false);
-    } else if (strcmp(group, "items") == 0) {
-        slabs_group(c, true);
-    } else if (strcmp(group, "sizes") == 0) {
-        stat_str(c, "sizes_status", "disabled");
-    } else if (strcmp(group, "conns") == 0) {
-        conn_visit_all(conns_visit, c);
-    } else {
+    }
+    if (group != NULL && strcmp(group, "conns") == 0) {
+        conn_visit_all(conns_visit, &sink);
+    } else if (stats_emit_group(&sink, group) != 0) {
         return -1;
     }
     conn_out(c, "END\r\n", 5);

@@ -50,6 +50,18 @@ void stats_setup(const struct settings *s);
 void stats_thread_init(void);
 void stats_thread_fini(void);
 
+/* Where stats go: text lines or binary packets. */
+struct stats_sink {
+    void (*emit)(struct stats_sink *s, const char *name, const char *value);
+    struct conn *c;
+};
+
+/* Emits the stats of group (NULL: the general ones): settings, slabs,
+ * items, sizes. -1 if the group is unknown. */
+int stats_emit_group(struct stats_sink *sink, const char *group);
+/* `stats reset`. */
+void stats_reset_all(void);
+
 /* Answers `stats [group [arg]]` on c. Returns 0, or -1 for an unknown group
  * (the caller answers ERROR). */
 int stats_reply(struct conn *c, const char *group, const char *arg);

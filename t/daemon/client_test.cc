@@ -50,7 +50,7 @@ class ClientTest : public ::testing::Test {
     memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, 5000);
     memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_RCV_TIMEOUT, 5000000);  // microseconds
     memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_SND_TIMEOUT, 5000000);
-    memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 0);
+    memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, binary() ? 1 : 0);
     memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
   }
   void TearDown() override {
@@ -115,15 +115,37 @@ class ClientTest : public ::testing::Test {
     return found;
   }
 
+  virtual bool binary() const { return false; }
+
   static Daemon* daemon_;
   memcached_st* mc_ = nullptr;
 };
 
 Daemon* ClientTest::daemon_ = nullptr;
 
+// The library tests run twice: text protocol and binary protocol.
+class ClientProtoTest : public ClientTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  bool binary() const override { return GetParam(); }
+  void SetUp() override {
+    ClientTest::SetUp();
+    // The text and binary runs use the same keys on one daemon.
+    ASSERT_NE(mc_, nullptr);
+    ASSERT_EQ(MEMCACHED_SUCCESS, memcached_flush(mc_, 0));
+  }
+  // The binary protocol says why a store failed: add finds the key, replace
+  // does not; the text protocol answers NOT_STORED for both.
+  memcached_return_t add_exists() const {
+    return binary() ? MEMCACHED_DATA_EXISTS : MEMCACHED_NOTSTORED;
+  }
+  memcached_return_t replace_missing() const {
+    return binary() ? MEMCACHED_NOTFOUND : MEMCACHED_NOTSTORED;
+  }
+};
+
 #define MC_OK(expr) EXPECT_EQ(MEMCACHED_SUCCESS, (expr)) << memcached_last_error_message(mc_)
 
-TEST_F(ClientTest, SetGetOverwriteAndFlags) {
+TEST_P(ClientProtoTest, SetGetOverwriteAndFlags) {
   MC_OK(set("sg:a", "hello", 0, 123));
   uint32_t flags = 0;
   bool found = false;
@@ -148,12 +170,12 @@ TEST_F(ClientTest, SetGetOverwriteAndFlags) {
   EXPECT_EQ("long key", must_get(longkey));
 }
 
-TEST_F(ClientTest, AddAndReplace) {
+TEST_P(ClientProtoTest, AddAndReplace) {
   EXPECT_EQ(MEMCACHED_SUCCESS, memcached_add(mc_, "ar:x", 4, "one", 3, 0, 0));
-  EXPECT_EQ(MEMCACHED_NOTSTORED, memcached_add(mc_, "ar:x", 4, "two", 3, 0, 0));
+  EXPECT_EQ(add_exists(), memcached_add(mc_, "ar:x", 4, "two", 3, 0, 0));
   EXPECT_EQ("one", must_get("ar:x"));
 
-  EXPECT_EQ(MEMCACHED_NOTSTORED, memcached_replace(mc_, "ar:y", 4, "r", 1, 0, 0));
+  EXPECT_EQ(replace_missing(), memcached_replace(mc_, "ar:y", 4, "r", 1, 0, 0));
   EXPECT_FALSE(exists("ar:y"));
   EXPECT_EQ(MEMCACHED_SUCCESS, memcached_replace(mc_, "ar:x", 4, "three", 5, 0, 7));
   uint32_t flags = 0;
@@ -162,7 +184,7 @@ TEST_F(ClientTest, AddAndReplace) {
   EXPECT_EQ(7u, flags);
 }
 
-TEST_F(ClientTest, AppendPrepend) {
+TEST_P(ClientProtoTest, AppendPrepend) {
   EXPECT_EQ(MEMCACHED_NOTSTORED, memcached_append(mc_, "ap:none", 7, "x", 1, 0, 0));
   EXPECT_EQ(MEMCACHED_NOTSTORED, memcached_prepend(mc_, "ap:none", 7, "x", 1, 0, 0));
   EXPECT_FALSE(exists("ap:none"));
@@ -187,7 +209,7 @@ TEST_F(ClientTest, AppendPrepend) {
   EXPECT_TRUE(got == want) << rc_dt::first_diff(want, got);
 }
 
-TEST_F(ClientTest, GetsAndCas) {
+TEST_P(ClientProtoTest, GetsAndCas) {
   MC_OK(set("cas:k", "v1"));
   std::string v;
   uint64_t cas1 = 0, cas2 = 0;
@@ -217,7 +239,7 @@ TEST_F(ClientTest, GetsAndCas) {
   EXPECT_FALSE(exists("cas:none"));
 }
 
-TEST_F(ClientTest, IncrDecr) {
+TEST_P(ClientProtoTest, IncrDecr) {
   uint64_t value = 0;
   MC_OK(set("n:a", "10"));
   MC_OK(memcached_increment(mc_, "n:a", 3, 5, &value));
@@ -251,7 +273,7 @@ TEST_F(ClientTest, IncrDecr) {
   EXPECT_EQ(1000u, value);
 }
 
-TEST_F(ClientTest, Delete) {
+TEST_P(ClientProtoTest, Delete) {
   MC_OK(set("del:k", "v"));
   EXPECT_EQ(MEMCACHED_SUCCESS, memcached_delete(mc_, "del:k", 5, 0));
   EXPECT_FALSE(exists("del:k"));
@@ -262,7 +284,7 @@ TEST_F(ClientTest, Delete) {
 }
 
 // Expiry (relative and absolute), touch, and negative expiry; one shared wait.
-TEST_F(ClientTest, ExpiryAndTouch) {
+TEST_P(ClientProtoTest, ExpiryAndTouch) {
   time_t now = time(nullptr);
   MC_OK(set("ex:short", "a", 1));
   MC_OK(set("ex:touched-longer", "b", 1));
@@ -293,7 +315,7 @@ TEST_F(ClientTest, ExpiryAndTouch) {
   EXPECT_EQ("again", must_get("ex:short"));
 }
 
-TEST_F(ClientTest, FlushAll) {
+TEST_P(ClientProtoTest, FlushAll) {
   for (int i = 0; i < 50; i++) MC_OK(set("fl:" + std::to_string(i), "v" + std::to_string(i)));
   EXPECT_TRUE(exists("fl:7"));
   MC_OK(memcached_flush(mc_, 0));
@@ -303,7 +325,7 @@ TEST_F(ClientTest, FlushAll) {
   EXPECT_EQ(MEMCACHED_SUCCESS, memcached_add(mc_, "fl:7", 4, "y", 1, 0, 0));
 }
 
-TEST_F(ClientTest, MgetManyKeys) {
+TEST_P(ClientProtoTest, MgetManyKeys) {
   const int kKeys = 3000;
   std::vector<std::string> keys, want(kKeys);
   for (int i = 0; i < kKeys; i++) {
@@ -354,7 +376,7 @@ TEST_F(ClientTest, MgetManyKeys) {
     }
 }
 
-TEST_F(ClientTest, LargeValuesAcrossChunkBoundary) {
+TEST_P(ClientProtoTest, LargeValuesAcrossChunkBoundary) {
   const size_t kChunk = 512 * 1024;
   // Default -I 1m: item header + key + value must fit in 1 MiB; keep a
   // 1 KiB margin for "just under 1 MB".
@@ -395,7 +417,7 @@ TEST_F(ClientTest, LargeValuesAcrossChunkBoundary) {
   EXPECT_EQ("ok", must_get("big:after"));
 }
 
-TEST_F(ClientTest, MgetOfLargeValues) {
+TEST_P(ClientProtoTest, MgetOfLargeValues) {
   // ~12 MB in one multi-get response.
   const int kKeys = 48;
   std::vector<std::string> keys;
@@ -426,7 +448,7 @@ TEST_F(ClientTest, MgetOfLargeValues) {
   EXPECT_EQ(kKeys, n);
 }
 
-TEST_F(ClientTest, ValuesWithCrLfAndNul) {
+TEST_P(ClientProtoTest, ValuesWithCrLfAndNul) {
   const std::vector<std::string> values = {
       "\r\n",
       "line1\r\nline2\r\n",
@@ -448,6 +470,11 @@ TEST_F(ClientTest, ValuesWithCrLfAndNul) {
   MC_OK(memcached_append(mc_, "crlf:2", 6, "\r\nEND\r\n", 7, 0, 0));
   EXPECT_EQ("END\r\n\r\nEND\r\n", must_get("crlf:2"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Protocols, ClientProtoTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return std::string(p.param ? "Binary" : "Text");
+                         });
 
 // ------------------------------------------------------------ raw sockets
 
