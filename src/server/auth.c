@@ -107,6 +107,15 @@ static bool authfile_check(const char *user, size_t ulen, const char *pass,
     return ok;
 }
 
+/* memcached reuses one response object until it is written, so of the
+ * answers an unauthenticated connection earns in one batch only the last
+ * is sent. Same bytes out: drop what is queued before answering. */
+static void auth_reply(struct conn *c, const char *line)
+{
+    conn_out_discard(c);
+    conn_out_line(c, line);
+}
+
 /*
  * The handler of an unauthenticated text connection. Like memcached, it
  * looks only for "set <key> <flags> <exptime> <n>\r\n" followed by n bytes
@@ -135,7 +144,7 @@ static size_t ascii_auth_input(struct conn *c, char *buf, size_t len)
         ntokens = text_tokenize(buf, tokens, TEXT_MAX_TOKENS);
         if (ntokens < 6 || strcmp(tokens[0].value, "set") != 0 ||
             !num_parse_u32(tokens[4].value, &size)) {
-            conn_out_line(c, "CLIENT_ERROR unauthenticated");
+            auth_reply(c, "CLIENT_ERROR unauthenticated");
             return used;
         }
         a->started = true;
@@ -149,24 +158,24 @@ static size_t ascii_auth_input(struct conn *c, char *buf, size_t len)
     used = a->token_len;
     a->started = false;
     if (buf[used - 2] != '\r' || buf[used - 1] != '\n') {
-        conn_out_line(c, "CLIENT_ERROR bad command line termination");
+        auth_reply(c, "CLIENT_ERROR bad command line termination");
         return used;
     }
     buf[used - 2] = '\0';
     ntokens = text_tokenize(buf, tokens, TEXT_MAX_TOKENS);
     if (ntokens < 3) {
-        conn_out_line(c, "CLIENT_ERROR bad authentication token format");
+        auth_reply(c, "CLIENT_ERROR bad authentication token format");
         return used;
     }
     if (authfile_check(tokens[0].value, tokens[0].length, tokens[1].value,
                        tokens[1].length)) {
         count(false);
         a->authenticated = true;
-        conn_out_line(c, "STORED");
+        auth_reply(c, "STORED");
         conn_set_protocol(c, after_ascii_auth);
     } else {
         count(true);
-        conn_out_line(c, "CLIENT_ERROR authentication failure");
+        auth_reply(c, "CLIENT_ERROR authentication failure");
     }
     return used;
 }
