@@ -235,6 +235,7 @@ int main(int argc, char **argv)
     main_base = event_base_new();
     lo.interfaces = s.interfaces;
     lo.port = s.port;
+    lo.udp_port = s.udp_port;
     lo.unix_path = s.unix_path;
     lo.unix_mask = s.unix_mask;
     lo.backlog = s.backlog;

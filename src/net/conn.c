@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "net/udp.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
@@ -51,7 +52,7 @@ struct conn {
     enum conn_state state;
     bool close_after_write;
     bool read_short;              /* last read left the socket drained */
-    bool is_unix;
+    enum conn_kind kind;
     char addr[64];
     rel_time_t last_cmd;
 
@@ -73,6 +74,12 @@ struct conn {
 
     struct conn_pending pend;
     struct conn_auth auth;
+
+    /* UDP only */
+    struct sockaddr_storage peer; /* sender of the datagram being served */
+    socklen_t peerlen;
+    size_t *marks;                /* iov index where each response starts */
+    size_t nmarks, markcap;
 };
 
 static const struct conn_handler *handler;
@@ -184,7 +191,8 @@ void conn_close_idle(struct worker *w)
     for (i = 0; i < registry_size && n < 64; i++) {
         struct conn *c = registry[i];
 
-        if (c != NULL && c->w == w && c->state == CONN_CMD &&
+        if (c != NULL && c->w == w && c->kind != CONN_UDP &&
+            c->state == CONN_CMD &&
             c->niov == c->iov_sent &&
             now - c->last_cmd > copts.idle_timeout) {
             idle[n++] = c;
@@ -202,8 +210,12 @@ static void describe_peer(struct conn *c)
     socklen_t len = sizeof(ss);
     char host[INET6_ADDRSTRLEN] = "";
 
-    if (c->is_unix) {
+    if (c->kind == CONN_UNIX) {
         snprintf(c->addr, sizeof(c->addr), "unix");
+        return;
+    }
+    if (c->kind == CONN_UDP) {
+        snprintf(c->addr, sizeof(c->addr), "udp");
         return;
     }
     if (getpeername(c->fd, (struct sockaddr *)&ss, &len) != 0) {
@@ -223,7 +235,7 @@ static void describe_peer(struct conn *c)
     }
 }
 
-struct conn *conn_create(int fd, struct worker *w, bool is_unix)
+struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -233,8 +245,8 @@ struct conn *conn_create(int fd, struct worker *w, bool is_unix)
     c->fd = fd;
     c->w = w;
     c->h = handler;
-    c->is_unix = is_unix;
-    c->rsize = RBUF_INITIAL;
+    c->kind = kind;
+    c->rsize = kind == CONN_UDP ? UDP_READ_SIZE : RBUF_INITIAL;
     c->rbuf = malloc(c->rsize);
     c->iovcap = IOV_INITIAL;
     c->iov = malloc(c->iovcap * sizeof(*c->iov));
@@ -303,6 +315,7 @@ void conn_destroy(struct conn *c)
     free(c->rbuf);
     free(c->iov);
     free(c->held);
+    free(c->marks);
     free(c);
     __atomic_sub_fetch(&worker_curr_conns, 1, __ATOMIC_RELAXED);
 }
@@ -324,6 +337,25 @@ static bool iov_room(struct conn *c, size_t n)
         c->iovcap = cap;
     }
     return true;
+}
+
+void conn_mark(struct conn *c)
+{
+    if (c->kind != CONN_UDP ||
+        (c->nmarks > 0 && c->marks[c->nmarks - 1] == c->niov)) {
+        return;
+    }
+    if (c->nmarks == c->markcap) {
+        size_t cap = c->markcap ? 2 * c->markcap : 64;
+        size_t *grown = realloc(c->marks, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return;               /* responses merge; nothing is lost */
+        }
+        c->marks = grown;
+        c->markcap = cap;
+    }
+    c->marks[c->nmarks++] = c->niov;
 }
 
 void conn_out(struct conn *c, const char *s, size_t n)
@@ -355,8 +387,10 @@ void conn_out(struct conn *c, const char *s, size_t n)
     dst = b->data + b->used;
     memcpy(dst, s, n);
     b->used += n;
-    /* Extend the previous iovec when this text directly follows it. */
+    /* Extend the previous iovec when this text directly follows it (and
+     * belongs to the same response). */
     if (c->niov > c->iov_sent &&
+        (c->nmarks == 0 || c->marks[c->nmarks - 1] != c->niov) &&
         (char *)c->iov[c->niov - 1].iov_base + c->iov[c->niov - 1].iov_len ==
         dst) {
         c->iov[c->niov - 1].iov_len += n;
@@ -678,12 +712,86 @@ static void conn_drive(struct conn *c)
     }
 }
 
+/*
+ * A UDP conn serves one datagram at a time: every request in it runs, then
+ * the replies go back to its sender. Nothing carries over to the next
+ * datagram (it may come from anyone): a value cut off by the datagram's
+ * end is dropped, the protocol is chosen afresh, and "quit" ends nothing
+ * but the datagram.
+ */
+static void udp_serve(struct conn *c, uint16_t id)
+{
+    struct net_stats *ns = worker_net_stats(c->w);
+    unsigned budget = UINT_MAX;
+    size_t sent, first = 0;
+
+    c->state = CONN_CMD;
+    c->h = handler;
+    process(c, &budget);
+    if (c->value_item != NULL) {
+        item_put(c->value_item);
+        c->value_item = NULL;
+    }
+    sent = udp_send_responses(c->fd, (struct sockaddr *)&c->peer, c->peerlen,
+                              id, c->iov, c->niov,
+                              c->nmarks > 0 ? c->marks : &first,
+                              c->nmarks > 0 ? c->nmarks : 1);
+    if (c->close_after_write) {   /* quit; junk that closes a stream
+                                   * gets no answer at all */
+        udp_send_close(c->fd, (struct sockaddr *)&c->peer, c->peerlen, id);
+        sent += UDP_HEADER_SIZE;
+    }
+    __atomic_store_n(&ns->bytes_written, ns->bytes_written + sent,
+                     __ATOMIC_RELAXED);
+    release_output(c);
+    c->nmarks = 0;
+    c->state = CONN_CMD;
+    c->close_after_write = false;
+    c->swallow_left = 0;
+}
+
+static void udp_drive(struct conn *c)
+{
+    struct net_stats *ns = worker_net_stats(c->w);
+    unsigned n;
+
+    for (n = 0; n < copts.reqs_per_event; n++) {
+        ssize_t got;
+        uint16_t id;
+
+        c->peerlen = sizeof(c->peer);
+        got = recvfrom(c->fd, c->rbuf, c->rsize, 0,
+                       (struct sockaddr *)&c->peer, &c->peerlen);
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return;               /* EAGAIN: drained */
+        }
+        __atomic_store_n(&ns->bytes_read, ns->bytes_read + (size_t)got,
+                         __ATOMIC_RELAXED);
+        if (!udp_request_ok(c->rbuf, (size_t)got, &id)) {
+            continue;             /* memcached drops these silently */
+        }
+        c->rstart = UDP_HEADER_SIZE;
+        c->rend = (size_t)got;
+        __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
+        udp_serve(c, id);
+    }
+    /* More may be waiting: yield to the loop, come back. */
+    event_active(c->ev, EV_READ, 0);
+}
+
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
 
     (void)fd;
     (void)what;
+    if (c->kind == CONN_UDP) {
+        udp_drive(c);
+        return;
+    }
     c->read_short = false;
     conn_drive(c);
 }

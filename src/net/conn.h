@@ -76,13 +76,23 @@ struct conn_auth *conn_auth(struct conn *c);
 /* How to release conn_auth.sasl when a connection closes (main). */
 void conn_set_auth_release(void (*fn)(void *sasl));
 
-/* Creates a connection for an accepted fd on worker w (worker thread). */
-struct conn *conn_create(int fd, struct worker *w, bool is_unix);
+enum conn_kind {
+    CONN_TCP,
+    CONN_UNIX,
+    CONN_UDP,                     /* a worker's reader of the -U socket */
+};
+
+/* Creates a connection for fd on worker w (worker thread): an accepted
+ * stream socket, or (CONN_UDP) this worker's own copy of the UDP socket. */
+struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind);
 /* Closes and frees (worker thread). */
 void conn_destroy(struct conn *c);
 
 /* --- for protocol handlers --- */
 
+/* A new response starts here. Only UDP cares: memcached sends each
+ * response as its own run of datagrams. */
+void conn_mark(struct conn *c);
 /* Queues bytes to send (copied). */
 void conn_out(struct conn *c, const char *s, size_t n);
 /* Queues a line: s followed by \r\n. */

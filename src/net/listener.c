@@ -95,8 +95,32 @@ static int add_socket(struct event_base *base, int fd, bool is_unix)
     return event_add(ls->ev, NULL);
 }
 
-static int listen_tcp(struct event_base *base, const char *host, int port)
+/* A UDP socket is read by the workers, not accepted on: the listener only
+ * keeps it to close it at the end. */
+static int add_udp_socket(int fd)
 {
+    struct listen_sock *ls;
+
+    if (nsocks == LISTENER_MAX) {
+        close(fd);
+        fprintf(stderr, "too many listening sockets\n");
+        return -1;
+    }
+    ls = &socks[nsocks++];
+    ls->fd = fd;
+    ls->is_unix = false;
+    ls->ev = NULL;
+    if (worker_add_udp(fd) != 0) {
+        fprintf(stderr, "failed to hand the UDP socket to the workers\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int listen_inet(struct event_base *base, const char *host, int port,
+                       int socktype)
+{
+    const char *proto = socktype == SOCK_DGRAM ? "UDP" : "TCP";
     struct addrinfo hints, *res, *ai;
     char portstr[16];
     int err, bound = 0;
@@ -104,7 +128,7 @@ static int listen_tcp(struct event_base *base, const char *host, int port)
     memset(&hints, 0, sizeof(hints));
     hints.ai_flags = AI_PASSIVE;
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = socktype;
     snprintf(portstr, sizeof(portstr), "%d", port);
     err = getaddrinfo(host, portstr, &hints, &res);
     if (err != 0) {
@@ -125,13 +149,21 @@ static int listen_tcp(struct event_base *base, const char *host, int port)
         }
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             if (errno == EADDRINUSE) {
-                fprintf(stderr, "failed to listen on TCP port %d: %s\n",
-                        port, strerror(errno));
+                fprintf(stderr, "failed to listen on %s port %d: %s\n",
+                        proto, port, strerror(errno));
                 close(fd);
                 freeaddrinfo(res);
                 return -1;
             }
             close(fd);
+            continue;
+        }
+        if (socktype == SOCK_DGRAM) {
+            if (add_udp_socket(fd) != 0) {
+                freeaddrinfo(res);
+                return -1;
+            }
+            bound++;
             continue;
         }
         if (listen(fd, lopts.backlog) != 0) {
@@ -147,7 +179,20 @@ static int listen_tcp(struct event_base *base, const char *host, int port)
     }
     freeaddrinfo(res);
     if (bound == 0) {
-        fprintf(stderr, "failed to listen on TCP port %d\n", port);
+        fprintf(stderr, "failed to listen on %s port %d\n", proto, port);
+        return -1;
+    }
+    return 0;
+}
+
+/* TCP on port and UDP on udp_port (either 0 = off) on one interface. */
+static int listen_host(struct event_base *base, const char *host, int port,
+                       int udp_port)
+{
+    if (port != 0 && listen_inet(base, host, port, SOCK_STREAM) != 0) {
+        return -1;
+    }
+    if (udp_port != 0 && listen_inet(base, host, udp_port, SOCK_DGRAM) != 0) {
         return -1;
     }
     return 0;
@@ -197,11 +242,11 @@ int listener_setup(struct event_base *base, const struct listener_options *o)
     if (o->unix_path != NULL) {
         return listen_unix(base, o->unix_path, o->unix_mask);
     }
-    if (o->port == 0) {
+    if (o->port == 0 && o->udp_port == 0) {
         return 0;                 /* -p 0: no TCP, as memcached */
     }
     if (o->interfaces == NULL) {
-        return listen_tcp(base, NULL, o->port);
+        return listen_host(base, NULL, o->port, o->udp_port);
     }
     list = strdup(o->interfaces);
     for (tok = strtok_r(list, ", ", &save); tok != NULL && rc == 0;
@@ -228,7 +273,7 @@ int listener_setup(struct event_base *base, const struct listener_options *o)
             *colon = '\0';
             port = atoi(colon + 1);
         }
-        rc = listen_tcp(base, host, port);
+        rc = listen_host(base, host, o->port != 0 ? port : 0, o->udp_port);
     }
     free(list);
     return rc;
@@ -239,7 +284,9 @@ void listener_teardown(void)
     int i;
 
     for (i = 0; i < nsocks; i++) {
-        event_free(socks[i].ev);
+        if (socks[i].ev != NULL) {
+            event_free(socks[i].ev);
+        }
         close(socks[i].fd);
     }
     nsocks = 0;

@@ -1,7 +1,8 @@
 /*
  * listener: the listening sockets (TCP on -l/-p, or a unix socket with -s),
  * accepting on the main thread's event loop and handing each connection to
- * a worker. Over -c connections, a new client gets memcached's
+ * a worker; with -U, a UDP socket on the same interfaces that every worker
+ * reads. Over -c connections, a new client gets memcached's
  * "ERROR Too many open connections" and is closed.
  */
 #ifndef RC_NET_LISTENER_H
@@ -18,6 +19,7 @@ struct event_base;
 struct listener_options {
     const char *interfaces;       /* -l list, NULL = all interfaces */
     int port;                     /* -p */
+    int udp_port;                 /* -U, 0 = off */
     const char *unix_path;        /* -s: replaces TCP when set */
     int unix_mask;                /* -a */
     int backlog;                  /* -b */

@@ -7,6 +7,7 @@
 #include "net/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,7 @@
 struct handoff {
     struct handoff *next;
     int fd;
-    bool is_unix;
+    enum conn_kind kind;
 };
 
 struct worker {
@@ -68,7 +69,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&w->lock);
     for (; q != NULL; q = next) {
         next = q->next;
-        if (conn_create(q->fd, w, q->is_unix) == NULL) {
+        if (conn_create(q->fd, w, q->kind) == NULL) {
             close(q->fd);
             __atomic_sub_fetch(&worker_curr_conns, 1, __ATOMIC_RELAXED);
         }
@@ -153,9 +154,33 @@ void worker_teardown(void)
     }
 }
 
+static void hand_over(struct worker *w, int fd, enum conn_kind kind);
+
 void worker_dispatch(int fd, bool is_unix)
 {
-    struct worker *w = &workers[next_worker++ % wopts.nthreads];
+    hand_over(&workers[next_worker++ % wopts.nthreads], fd,
+              is_unix ? CONN_UNIX : CONN_TCP);
+}
+
+int worker_add_udp(int fd)
+{
+    unsigned i;
+
+    /* Every worker reads the socket through its own descriptor, so that
+     * closing one conn never closes another's. */
+    for (i = 0; i < wopts.nthreads; i++) {
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+        if (copy < 0) {
+            return -1;
+        }
+        hand_over(&workers[i], copy, CONN_UDP);
+    }
+    return 0;
+}
+
+static void hand_over(struct worker *w, int fd, enum conn_kind kind)
+{
     struct handoff *h = malloc(sizeof(*h));
     uint64_t one = 1;
 
@@ -164,7 +189,7 @@ void worker_dispatch(int fd, bool is_unix)
         return;
     }
     h->fd = fd;
-    h->is_unix = is_unix;
+    h->kind = kind;
     __atomic_add_fetch(&worker_curr_conns, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&worker_total_conns, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&w->lock);

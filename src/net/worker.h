@@ -37,6 +37,9 @@ void worker_teardown(void);
 
 /* Hands an accepted socket to the next worker (listener thread). */
 void worker_dispatch(int fd, bool is_unix);
+/* Gives every worker a reader of the UDP socket fd (a copy of it; the
+ * caller keeps fd). 0, or -1 if descriptors ran out. */
+int worker_add_udp(int fd);
 
 struct event_base *worker_base(struct worker *w);
 struct net_stats *worker_net_stats(struct worker *w);

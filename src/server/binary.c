@@ -439,6 +439,7 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
     if (len < need) {
         return 0;
     }
+    conn_mark(c);
     if (!bin_lengths_fit(&h)) {
         error(c, &h, BIN_UNKNOWN_COMMAND, NULL);
         conn_close_after_write(c);

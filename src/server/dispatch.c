@@ -89,6 +89,7 @@ static void do_get(struct conn *c, struct text_request *r)
             } else {
                 STATS_INC(get_hits);
             }
+            conn_mark(c);         /* memcached: one response per hit */
             value_header(c, it, r->return_cas);
             conn_out_value(c, it);
             conn_out(c, "\r\n", 2);
@@ -226,6 +227,7 @@ static void on_line(struct conn *c, char *line, size_t len)
 
     (void)len;
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
+    conn_mark(c);
     text_parse(line, &topts, &r);
     switch (r.cmd) {
     case TEXT_ERROR_REPLY:

@@ -47,8 +47,8 @@ static void usage(void)
     printf(PACKAGE_NAME " " PACKAGE_VERSION
            " (memcached 1.6 compatible)\n"
            "-p, --port=<num>          TCP port to listen on (default: 11211)\n"
-           "-U, --udp-port=<num>      UDP port; only 0 (off, the default) "
-           "is supported\n"
+           "-U, --udp-port=<num>      UDP port to listen on (default: 0, "
+           "off)\n"
            "-s, --unix-socket=<file>  UNIX socket to listen on (disables "
            "network support)\n"
            "-a, --unix-mask=<mask>    access mask for UNIX socket, in octal "
@@ -247,9 +247,6 @@ int options_parse(int argc, char **argv, struct settings *s)
                         s->udp_port);
                 return OPTIONS_EXIT_USAGE;
             }
-            if (s->udp_port != 0) {
-                return bad("UDP is not supported yet: -U must be 0\n", "");
-            }
             break;
         case 's':
             s->unix_path = optarg;
@@ -423,6 +420,15 @@ int options_parse(int argc, char **argv, struct settings *s)
         /* memcached accepts smaller; our chunked items keep their header
          * and key in one largest-class chunk, which needs room. */
         return bad("slab_chunk_max must be at least 1024 bytes\n", "");
+    }
+    /* memcached: no UDP with either kind of authentication. */
+    if (s->udp_port != 0 && s->sasl) {
+        return bad("ERROR: Cannot enable UDP while using binary SASL "
+                   "authentication.\n", "");
+    }
+    if (s->udp_port != 0 && s->auth_file != NULL) {
+        return bad("Cannot use UDP with ascii authentication enabled (-U 0 "
+                   "to disable)\n", "");
     }
     /* memcached: SASL is binary-only, -Y tokens are text-only. */
     if (s->sasl) {
