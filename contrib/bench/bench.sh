@@ -222,6 +222,8 @@ WORKLOADS=(
     "a|4 conn, unpipelined|-c 4 -P 1"
     "b|4 conn, 16 gets/write|-c 4 -P 16"
     "c|50 conn, unpipelined|-c 50 -P 1"
+    "d|4 conn, binary, 16/write|-c 4 -P 16 -p binary"
+    "e|4 conn, meta mg/ms, 16/write|-c 4 -P 16 -p meta"
 )
 measure() {  # section workload rep slot tool: run one load, append a line to RUNS
     local sec=$1 w=$2 rep=$3 s=$4 tool=$5 out c0 c1 cpu ops p50 p99 p999 cli err hr
@@ -331,7 +333,7 @@ if has tput; then
     fi
     stop_server r; stop_server m
     echo
-    echo "Medians.  p99: per request when unpipelined, per 16-request batch for b"
+    echo "Medians.  p99: per request when unpipelined, per 16-request batch for b, d, e"
     [ "$XCHECK" = 1 ] && echo "  (x rows: memcaslap's p99 column is its MEAN latency; memtier's is p99)"
     echo "ops/CPU-s = requests served per CPU-second the server used (utime+stime)."
     printf '# workload ringcached_ops memcached_ops ringcached_p99_us memcached_p99_us ringcached_ops_per_cpu memcached_ops_per_cpu\n' >"$DAT"

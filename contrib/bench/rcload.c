@@ -1,5 +1,5 @@
 /*
- * rcload - small closed-loop load generator for the memcached text protocol.
+ * rcload - small closed-loop load generator for memcached's protocols.
  *
  * Used by contrib/bench/bench.sh to compare ringcached with memcached.
  * T client threads each drive an epoll loop over their share of C
@@ -17,6 +17,10 @@
  *          for a given seed (-S), so every server sees the same key sequence.
  *   sizes  sets of random keys in [0,K) with log-uniform value sizes
  *          1..-x bytes, for -d seconds.
+ *
+ * Wire protocol (-p): text (default), binary (GET/SET packets, one reply
+ * each, as memtier's memcache_binary sends them) or meta (mg <key> v /
+ * ms <key> <len>).  -g (multi-key get) is text only.
  *
  * Output: "name=value" lines on stdout, for scripts.
  * Build:  cc -O2 -Wall -Wextra -pthread -o rcload rcload.c -lm
@@ -44,9 +48,10 @@
 #define NBUCKET (64 + 60 * 32)      /* log-linear latency histogram */
 
 enum { M_RUN, M_FILL, M_ZIPF, M_SIZES };
+enum { P_TEXT, P_BINARY, P_META };
 
 /* ---- options (read-only after main() parsed them) ---- */
-static int mode = M_RUN, nconn = 4, nthr = 1, depth = 1, multiget;
+static int mode = M_RUN, nconn = 4, nthr = 1, depth = 1, multiget, proto = P_TEXT;
 static double duration = 10, set_frac = 1.0 / 11, theta = 0.99;
 static uint64_t keyspace = 100000, nitems = 1000000, warmup = 1000000;
 static uint64_t seed = 42;
@@ -147,15 +152,44 @@ static void out_reserve(struct conn *c, size_t n)
     while (c->olen + n > c->ocap) c->ocap = c->ocap ? c->ocap * 2 : 65536;
     if (!(c->obuf = realloc(c->obuf, c->ocap))) die("realloc");
 }
+/* A binary request header (magic, opcode, lengths; opaque and CAS 0). */
+static void put_bin_header(struct conn *c, int op, size_t klen, size_t elen, size_t blen)
+{
+    unsigned char *h = (unsigned char *)c->obuf + c->olen;
+    memset(h, 0, 24);
+    h[0] = 0x80; h[1] = (unsigned char)op;
+    h[2] = (unsigned char)(klen >> 8); h[3] = (unsigned char)klen;
+    h[4] = (unsigned char)elen;
+    h[8] = (unsigned char)(blen >> 24); h[9] = (unsigned char)(blen >> 16);
+    h[10] = (unsigned char)(blen >> 8); h[11] = (unsigned char)blen;
+    c->olen += 24;
+}
 static void put_get(struct conn *c, uint64_t key)
 {
-    out_reserve(c, 32);
-    c->olen += sprintf(c->obuf + c->olen, "get k%015llu\r\n", (unsigned long long)key);
+    out_reserve(c, 48);
+    if (proto == P_BINARY) {
+        put_bin_header(c, 0x00, 16, 0, 16);
+        c->olen += sprintf(c->obuf + c->olen, "k%015llu", (unsigned long long)key);
+    } else {
+        c->olen += sprintf(c->obuf + c->olen, proto == P_META ? "mg k%015llu v\r\n"
+                                                              : "get k%015llu\r\n",
+                           (unsigned long long)key);
+    }
 }
 static void put_set(struct conn *c, uint64_t key, size_t len)
 {
     out_reserve(c, 64 + len + 2);
-    c->olen += sprintf(c->obuf + c->olen, "set k%015llu 0 0 %zu\r\n",
+    if (proto == P_BINARY) {
+        put_bin_header(c, 0x01, 16, 8, 16 + 8 + len);
+        memset(c->obuf + c->olen, 0, 8);          /* flags 0, exptime 0 */
+        c->olen += 8;
+        c->olen += sprintf(c->obuf + c->olen, "k%015llu", (unsigned long long)key);
+        memcpy(c->obuf + c->olen, valbuf, len);
+        c->olen += len;
+        return;
+    }
+    c->olen += sprintf(c->obuf + c->olen, proto == P_META ? "ms k%015llu %zu\r\n"
+                                                          : "set k%015llu 0 0 %zu\r\n",
                        (unsigned long long)key, len);
     memcpy(c->obuf + c->olen, valbuf, len);
     memcpy(c->obuf + c->olen + len, "\r\n", 2);
@@ -310,12 +344,72 @@ static void mark_hit(struct conn *c, const char *line)
         if (c->keys[j] == id && !c->hit[j]) { c->hit[j] = 1; return; }
 }
 
+/* One reply to request ndone is in: account it; 1 when the batch is done. */
+static int reply_done(struct thr *t, struct conn *c, int ok, int hit)
+{
+    if (!ok) t->errors++;
+    if (hit) c->hit[(int)c->repfirst[c->ndone]] = 1;
+    if (++c->ndone == c->nrep) {
+        batch_done(t, c);
+        return 1;
+    }
+    return 0;
+}
+
+/* Binary replies: a 24-byte header and its body; status 0 is a hit or a
+ * stored value, 1 (not found) an expected miss. */
+static size_t parse_binary(struct thr *t, struct conn *c)
+{
+    size_t pos = 0;
+    while (c->ilen - pos >= 24 && c->ndone < c->nrep) {
+        const unsigned char *h = (const unsigned char *)c->ibuf + pos;
+        size_t body = (size_t)h[8] << 24 | (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11];
+        int status = h[6] << 8 | h[7];
+        if (c->ilen - pos < 24 + body) break;
+        pos += 24 + body;
+        int isget = c->repget[c->ndone];
+        if (reply_done(t, c, status == 0 || (isget && status == 1), isget && status == 0)) {
+            if (c->done) break;
+        }
+    }
+    return pos;
+}
+
+/* Meta replies: "VA <len> ...\r\n<data>\r\n", "EN\r\n" or "HD\r\n". */
+static size_t parse_meta(struct thr *t, struct conn *c)
+{
+    size_t pos = 0;
+    while (pos < c->ilen && c->ndone < c->nrep) {
+        char *line = c->ibuf + pos;
+        char *eol = memmem(line, c->ilen - pos, "\r\n", 2);
+        if (!eol) break;
+        size_t ll = eol - line + 2, data = 0;
+        int isget = c->repget[c->ndone], hit = 0, ok;
+        if (ll > 4 && !memcmp(line, "VA ", 3)) {
+            data = strtoull(line + 3, NULL, 10) + 2;
+            if (pos + ll + data > c->ilen) break;
+            hit = 1;
+        }
+        ok = isget ? (hit || (ll == 4 && !memcmp(line, "EN", 2)))
+                   : (ll == 4 && !memcmp(line, "HD", 2));
+        pos += ll + data;
+        if (reply_done(t, c, ok, hit) && c->done) break;
+    }
+    return pos;
+}
+
 /* Parse complete replies in ibuf.  A get reply is any number of
  * "VALUE <key> <flags> <bytes>\r\n<data>\r\n" blocks and "END\r\n"; anything
  * else is a one-line reply (STORED, NOT_STORED, *ERROR ...). */
 static void parse(struct thr *t, struct conn *c)
 {
     size_t pos = 0;
+    if (proto != P_TEXT) {
+        pos = proto == P_BINARY ? parse_binary(t, c) : parse_meta(t, c);
+        memmove(c->ibuf, c->ibuf + pos, c->ilen - pos);
+        c->ilen -= pos;
+        return;
+    }
     while (pos < c->ilen && c->ndone < c->nrep) {
         char *line = c->ibuf + pos;
         char *eol = memmem(line, c->ilen - pos, "\r\n", 2);
@@ -389,7 +483,8 @@ static void usage(void)
 {
     fputs("usage: rcload -s HOST:PORT [-M run|fill|zipf|sizes] [-c conns] [-T threads]\n"
           "  [-P depth] [-d secs] [-k keyspace] [-v valsize] [-R sets:gets] [-g]\n"
-          "  [-n items/requests] [-w warmup] [-z theta] [-V vmin:vmax] [-x maxsize] [-S seed]\n",
+          "  [-n items/requests] [-w warmup] [-z theta] [-V vmin:vmax] [-x maxsize] [-S seed]\n"
+          "  [-p text|binary|meta]\n",
           stderr);
     exit(2);
 }
@@ -398,7 +493,7 @@ int main(int argc, char **argv)
 {
     char *server = NULL;
     int o;
-    while ((o = getopt(argc, argv, "s:M:c:T:P:d:k:v:R:gn:w:z:V:x:S:h")) != -1) {
+    while ((o = getopt(argc, argv, "s:M:c:T:P:d:k:v:R:gn:w:z:V:x:S:p:h")) != -1) {
         switch (o) {
         case 's': server = optarg; break;
         case 'M': mode = !strcmp(optarg, "run") ? M_RUN : !strcmp(optarg, "fill") ? M_FILL
@@ -421,12 +516,17 @@ int main(int argc, char **argv)
         case 'V': if (sscanf(optarg, "%zu:%zu", &vmin, &vmax) != 2 || vmin > vmax) usage(); break;
         case 'x': xmax = strtoull(optarg, NULL, 10); break;
         case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 'p': proto = !strcmp(optarg, "text") ? P_TEXT : !strcmp(optarg, "binary") ? P_BINARY
+                        : !strcmp(optarg, "meta") ? P_META : -1;
+                  if (proto < 0) usage();
+                  break;
         default: usage();
         }
     }
     if (!server || nconn < 1 || nthr < 1 || depth < 1 || depth > MAXP || !keyspace ||
         (mode == M_ZIPF && (theta <= 0 || theta >= 1)))
         usage();
+    if (multiget && proto != P_TEXT) usage();
     if (mode == M_ZIPF) { nconn = nthr = 1; zipf_init(keyspace); }
     if (nthr > nconn) nthr = nconn;
 
