@@ -25,6 +25,7 @@ BOUND_MEM=64      # -m of the memory-bound section
 BOUND_SECS=30     # seconds of random-size sets in the memory-bound section
 BOUND_MAX=512000  # largest value (bytes) in the memory-bound section
 SECTIONS=tput,rss,hit,bound
+WL_ONLY=a,b,c,d,e
 OUTDIR=$HERE/results
 PLOT=1 XCHECK=0 PIN=0
 
@@ -46,6 +47,7 @@ options:
   -m MB            server memory, -m, throughput and RSS sections (default $MEM)
   -T N             load-generator threads (default $CLIENT_THREADS)
   --sections LIST  comma list of tput,rss,hit,bound (default $SECTIONS)
+  --workloads LIST throughput workloads to run, of a,b,c,d,e (default all)
   --items N        items stored for RSS per item (default $ITEMS)
   --hit-mem MB     -m for the hit-ratio section (default $HIT_MEM)
   --zipf-keys N    key space of the hit-ratio section (default $ZIPF_KEYS)
@@ -74,6 +76,7 @@ while [ $# -gt 0 ]; do
     -m) MEM=$2; shift ;;
     -T) CLIENT_THREADS=$2; shift ;;
     --sections) SECTIONS=$2; shift ;;
+    --workloads) WL_ONLY=$2; shift ;;
     --items) ITEMS=$2; shift ;;
     --hit-mem) HIT_MEM=$2; shift ;;
     --zipf-keys) ZIPF_KEYS=$2; shift ;;
@@ -225,6 +228,11 @@ WORKLOADS=(
     "d|4 conn, binary, 16/write|-c 4 -P 16 -p binary"
     "e|4 conn, meta mg/ms, 16/write|-c 4 -P 16 -p meta"
 )
+selected=()
+for wl in "${WORKLOADS[@]}"; do
+    case ",$WL_ONLY," in *",${wl%%|*},"*) selected+=("$wl") ;; esac
+done
+WORKLOADS=("${selected[@]}")
 measure() {  # section workload rep slot tool: run one load, append a line to RUNS
     local sec=$1 w=$2 rep=$3 s=$4 tool=$5 out c0 c1 cpu ops p50 p99 p999 cli err hr
     shift 5
