@@ -608,21 +608,9 @@ static void process(struct conn *c, unsigned *budget)
         } else if (c->state == CONN_VALUE) {
             struct item *it = c->value_item;
             size_t total = (size_t)it->nbytes + c->value_tail;
-            size_t take = total - c->value_off < avail ? total - c->value_off
-                                                       : avail;
-            size_t to_value = 0;
 
-            if (c->value_off < it->nbytes) {
-                to_value = it->nbytes - c->value_off < take
-                           ? it->nbytes - c->value_off : take;
-                item_copy_in(it, c->value_off, p, to_value);
-            }
-            if (take > to_value) {
-                memcpy(c->tail + (c->value_off + to_value - it->nbytes),
-                       p + to_value, take - to_value);
-            }
-            c->value_off += take;
-            c->rstart += take;
+            c->rstart += conn_value_feed(it, &c->value_off, c->value_tail,
+                                         c->tail, p, avail);
             if (c->value_off < total) {
                 return;
             }

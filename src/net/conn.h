@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include "cache/item.h"
@@ -125,6 +126,30 @@ void conn_visit_all(conn_visit_fn fn, void *arg);
 /* Closes w's connections idle (waiting for a command, nothing to send)
  * longer than -o idle_timeout. Worker thread of w. */
 void conn_close_idle(struct worker *w);
+
+/* Copies the next input bytes of a value being read into it: value bytes
+ * at *off, then the tail_len terminator bytes into tail. Returns how many
+ * of avail bytes it took; the value is complete when *off reaches
+ * it->nbytes + tail_len. (Shared with the fuzz driver's stand-in conn.) */
+static inline size_t conn_value_feed(struct item *it, size_t *off,
+                                     size_t tail_len, char *tail,
+                                     const char *p, size_t avail)
+{
+    size_t total = (size_t)it->nbytes + tail_len;
+    size_t take = total - *off < avail ? total - *off : avail;
+    size_t to_value = 0;
+
+    if (*off < it->nbytes) {
+        to_value = it->nbytes - *off < take ? it->nbytes - *off : take;
+        item_copy_in(it, *off, p, to_value);
+    }
+    if (take > to_value) {
+        memcpy(tail + (*off + to_value - it->nbytes), p + to_value,
+               take - to_value);
+    }
+    *off += take;
+    return take;
+}
 
 /* Limits, set once by main before workers start. */
 struct conn_options {

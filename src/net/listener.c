@@ -79,6 +79,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Keeps fd to close at teardown. A stream socket is accepted on here; a
+ * UDP socket (base NULL) is read by the workers instead. */
 static int add_socket(struct event_base *base, int fd, bool is_unix)
 {
     struct listen_sock *ls;
@@ -91,30 +93,16 @@ static int add_socket(struct event_base *base, int fd, bool is_unix)
     ls = &socks[nsocks++];
     ls->fd = fd;
     ls->is_unix = is_unix;
+    if (base == NULL) {
+        ls->ev = NULL;
+        if (worker_add_udp(fd) != 0) {
+            fprintf(stderr, "failed to hand the UDP socket to the workers\n");
+            return -1;
+        }
+        return 0;
+    }
     ls->ev = event_new(base, fd, EV_READ | EV_PERSIST, on_accept, ls);
     return event_add(ls->ev, NULL);
-}
-
-/* A UDP socket is read by the workers, not accepted on: the listener only
- * keeps it to close it at the end. */
-static int add_udp_socket(int fd)
-{
-    struct listen_sock *ls;
-
-    if (nsocks == LISTENER_MAX) {
-        close(fd);
-        fprintf(stderr, "too many listening sockets\n");
-        return -1;
-    }
-    ls = &socks[nsocks++];
-    ls->fd = fd;
-    ls->is_unix = false;
-    ls->ev = NULL;
-    if (worker_add_udp(fd) != 0) {
-        fprintf(stderr, "failed to hand the UDP socket to the workers\n");
-        return -1;
-    }
-    return 0;
 }
 
 static int listen_inet(struct event_base *base, const char *host, int port,
@@ -159,7 +147,7 @@ static int listen_inet(struct event_base *base, const char *host, int port,
             continue;
         }
         if (socktype == SOCK_DGRAM) {
-            if (add_udp_socket(fd) != 0) {
+            if (add_socket(NULL, fd, false) != 0) {
                 freeaddrinfo(res);
                 return -1;
             }
