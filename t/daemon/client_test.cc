@@ -473,6 +473,55 @@ TEST_P(ClientProtoTest, ValuesWithCrLfAndNul) {
   EXPECT_EQ("END\r\n\r\nEND\r\n", must_get("crlf:2"));
 }
 
+// What libmemcached offers only, or differently, over the binary protocol.
+TEST_P(ClientProtoTest, IncrementWithInitialExistAndStats) {
+  uint64_t value = 0;
+  memcached_return_t rc = memcached_increment_with_initial(mc_, "wi:n", 4, 5, 40, 0, &value);
+  if (!binary()) {
+    // The text protocol cannot create on incr; libmemcached says so.
+    EXPECT_NE(MEMCACHED_SUCCESS, rc);
+  } else {
+    MC_OK(rc);
+    EXPECT_EQ(40u, value);
+    MC_OK(memcached_increment_with_initial(mc_, "wi:n", 4, 5, 40, 0, &value));
+    EXPECT_EQ(45u, value);
+    MC_OK(memcached_decrement_with_initial(mc_, "wi:m", 4, 5, 7, 0, &value));
+    EXPECT_EQ(7u, value);
+    MC_OK(memcached_decrement_with_initial(mc_, "wi:m", 4, 5, 7, 0, &value));
+    EXPECT_EQ(2u, value);
+    EXPECT_EQ("45", must_get("wi:n"));
+  }
+
+  MC_OK(set("wi:e", "x"));
+  EXPECT_EQ(MEMCACHED_SUCCESS, memcached_exist(mc_, "wi:e", 4));
+  EXPECT_EQ(MEMCACHED_NOTFOUND, memcached_exist(mc_, "wi:none", 7));
+
+  MC_OK(memcached_version(mc_));
+  memcached_return_t src = MEMCACHED_FAILURE;
+  memcached_stat_st* st = memcached_stat(mc_, nullptr, &src);
+  ASSERT_NE(nullptr, st);
+  EXPECT_EQ(MEMCACHED_SUCCESS, src);
+  EXPECT_EQ((pid_t)st[0].pid, daemon_->pid());
+  EXPECT_GT(st[0].cmd_set, 0u);
+  char* pid = memcached_stat_get_value(mc_, &st[0], "pid", &src);
+  ASSERT_NE(nullptr, pid);
+  EXPECT_EQ(std::to_string(daemon_->pid()), pid);
+  free(pid);
+  memcached_stat_free(mc_, st);
+}
+
+// noreply: libmemcached sends the quiet opcodes over binary.
+TEST_P(ClientProtoTest, NoreplyStoresArrive) {
+  memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+  for (int i = 0; i < 100; i++) MC_OK(set("nr:" + std::to_string(i), "v" + std::to_string(i)));
+  MC_OK(memcached_delete(mc_, "nr:7", 4, 0));
+  MC_OK(memcached_append(mc_, "nr:8", 4, "+", 1, 0, 0));
+  memcached_behavior_set(mc_, MEMCACHED_BEHAVIOR_NOREPLY, 0);
+  EXPECT_EQ("v99", must_get("nr:99"));
+  EXPECT_EQ("v8+", must_get("nr:8"));
+  EXPECT_FALSE(exists("nr:7"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Protocols, ClientProtoTest, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) {
                            return std::string(p.param ? "Binary" : "Text");
