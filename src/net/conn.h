@@ -56,6 +56,9 @@ struct conn_pending {
     int mode;                     /* store mode */
     uint64_t cas;
     bool noreply;
+    /* Opaque to net/: server/dispatch_meta.c's state for an `ms` value
+     * (struct meta_pending; it checks the size at compile time). */
+    uint64_t meta[8];
 };
 
 /* Creates a connection for an accepted fd on worker w (worker thread). */

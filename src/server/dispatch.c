@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "proto/meta.h"
 #include "proto/text.h"
+#include "server/dispatch_meta.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -138,6 +140,10 @@ static void on_value(struct conn *c, struct item *it, bool valid)
     struct conn_pending *p = conn_pending(c);
     enum cache_status st;
 
+    if (meta_owns_value(c)) {
+        meta_on_value(c, it, valid);
+        return;
+    }
     STATS_INC(set_cmds);
     if (!valid) {
         reply(c, p->noreply, "CLIENT_ERROR bad data chunk");
@@ -224,8 +230,11 @@ static void on_line(struct conn *c, char *line, size_t len)
 {
     struct text_request r;
 
-    (void)len;
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
+    if (line[0] == 'm' && meta_is_command(line)) {
+        meta_execute(c, line, len);
+        return;
+    }
     text_parse(line, &topts, &r);
     switch (r.cmd) {
     case TEXT_ERROR_REPLY:
