@@ -231,7 +231,7 @@ static void on_line(struct conn *c, char *line, size_t len)
     struct text_request r;
 
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
-    if (line[0] == 'm' && meta_is_command(line)) {
+    if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
         meta_execute(c, line, len);
         return;
     }
