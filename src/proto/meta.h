@@ -34,8 +34,9 @@ extern "C" {
  * memcached's MFLAG_MAX_OPT_LENGTH. */
 #define META_MAX_OPT_TOKENS 20
 #define META_OPAQUE_MAX 32        /* longest O token, including the O */
-/* Longest base64 text of a decoded key (187 bytes) plus a NUL. */
-#define META_B64_KEY_MAX 252
+/* Room for the base64 text of the longest decoded key (186 bytes from
+ * 248 characters) and a NUL. */
+#define META_B64_KEY_MAX 256
 
 enum meta_cmd {
     META_ERROR_REPLY,             /* send req.error; then swallow if set */
