@@ -711,6 +711,14 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             return CACHE_NO_MEMORY;
         }
         item_copy_in(fresh, 0, res->text, len);
+        if (newlen == old->nbytes) {
+            /* memcached rewrites such a counter in place, so its meta
+             * state (stale, token, binary key) and access time stay; a
+             * longer number is a new item there too and starts fresh. */
+            cache_item_flags_or(fresh, item_flags_load(old) &
+                                (ITEM_STALE | ITEM_TOKEN_SENT |
+                                 ITEM_KEY_BINARY));
+        }
         if (newlen > len) {
             char pad[INCR_MAX_STORAGE + 64];
             size_t off = len;
@@ -724,6 +732,10 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             }
         }
         ok = swap_exact(old, fresh, hash);
+        if (ok && newlen == old->nbytes) {
+            item_set_last_access(fresh, item_last_access(old));
+            item_touch_access(fresh, clock_now());
+        }
         if (ok) {
             res->value = v;
             res->len = len;
