@@ -315,7 +315,11 @@ uint8_t cache_item_flags_or(struct item *it, uint8_t bits)
 
 unsigned cache_item_mc_class(const struct item *it)
 {
-    return slab_class_for(cache_item_bytes(it));
+    /* memcached's slabs_clsid: beyond the largest chunk (a chunked item)
+     * it answers the largest class. */
+    unsigned cls = slab_class_for(cache_item_bytes(it));
+
+    return cls != 0 ? cls : slab_largest_class();
 }
 
 /*
