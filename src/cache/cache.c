@@ -186,6 +186,7 @@ static void prepare_link(struct item *it)
 {
     flush_promote(clock_now());
     item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
+    item_set_last_access(it, clock_now());
     __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
 }
 
@@ -283,9 +284,42 @@ struct item *cache_get(const char *key, size_t nkey, bool touch,
         if (touch) {
             __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
         }
-        item_mark_active(it);
+        cache_item_accessed(it);
     }
     return it;
+}
+
+struct item *cache_peek(const char *key, size_t nkey)
+{
+    return get_ref(key, nkey, table_hash(key, nkey), true);
+}
+
+void cache_item_accessed(struct item *it)
+{
+    item_mark_active(it);
+    item_touch_access(it, clock_now());
+}
+
+void cache_item_set_exptime(struct item *it, rel_time_t exptime)
+{
+    __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
+    if (exptime != 0) {
+        want_crawl(CACHE_CRAWL_TTL);
+    }
+}
+
+uint8_t cache_item_flags_or(struct item *it, uint8_t bits)
+{
+    return __atomic_fetch_or(&it->iflags, bits, __ATOMIC_ACQ_REL);
+}
+
+unsigned cache_item_mc_class(const struct item *it)
+{
+    /* memcached's slabs_clsid: beyond the largest chunk (a chunked item)
+     * it answers the largest class. */
+    unsigned cls = slab_class_for(cache_item_bytes(it));
+
+    return cls != 0 ? cls : slab_largest_class();
 }
 
 /*
@@ -477,17 +511,39 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
     return st;
 }
 
+/* An older-CAS meta set takes the newer value's TTL and token bit and is
+ * marked stale (memcached's CAS_STALE). it is not linked yet; a retry
+ * recomputes everything from the then-current old. */
+static void stale_from(struct item *it, const struct item *old)
+{
+    uint8_t keep = (uint8_t)~(ITEM_STALE | ITEM_TOKEN_SENT);
+
+    __atomic_store_n(&it->exptime, item_exptime(old), __ATOMIC_RELAXED);
+    __atomic_and_fetch(&it->iflags, keep, __ATOMIC_RELAXED);
+    cache_item_flags_or(it, (uint8_t)(ITEM_STALE |
+                            (item_flags_load(old) & ITEM_TOKEN_SENT)));
+}
+
 /* set/add/replace/cas of a complete item. */
 static enum cache_status store_whole(struct item *it,
                                      enum cache_store_mode mode,
                                      uint64_t cas, uint64_t hash)
 {
+    rel_time_t exptime0 = item_exptime(it);
+
     for (;;) {
         struct cds_lfht_iter iter;
         rel_time_t now = clock_now();
         struct item *old, *got;
         enum cache_status st;
 
+        if (mode == CACHE_CAS_STALE) {
+            /* Undo what a lost stale attempt changed. */
+            __atomic_store_n(&it->exptime, exptime0, __ATOMIC_RELAXED);
+            __atomic_and_fetch(&it->iflags,
+                               (uint8_t)~(ITEM_STALE | ITEM_TOKEN_SENT),
+                               __ATOMIC_RELAXED);
+        }
         prepare_link(it);
         rcu_read_lock();
         if (mode == CACHE_SET) {
@@ -528,8 +584,22 @@ static enum cache_status store_whole(struct item *it,
                 continue;         /* raced with another insert */
             }
         } else if (old == NULL) {
-            st = mode == CACHE_CAS ? CACHE_NOT_FOUND : CACHE_NOT_STORED;
-        } else if (mode == CACHE_CAS &&
+            st = mode == CACHE_CAS || mode == CACHE_CAS_STALE
+                     ? CACHE_NOT_FOUND : CACHE_NOT_STORED;
+        } else if (mode == CACHE_CAS_STALE && cas != 0 && opts.use_cas &&
+                   cas < item_seq(old)) {
+            /* memcached's CAS_STALE: store anyway, marked stale. */
+            stale_from(it, old);
+            if (table_replace(&iter, it, hash)) {
+                rcu_read_unlock_annotated();
+                linked(it);
+                unlinked(old);
+                return CACHE_STORED;
+            }
+            rcu_read_unlock_annotated();
+            undo_link(it);
+            continue;
+        } else if ((mode == CACHE_CAS || mode == CACHE_CAS_STALE) &&
                    (cas == 0 || !opts.use_cas || item_seq(old) != cas)) {
             /* memcached treats a zero CAS (always the case with -C) as no
              * match. */
@@ -645,6 +715,14 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             return CACHE_NO_MEMORY;
         }
         item_copy_in(fresh, 0, res->text, len);
+        if (newlen == old->nbytes) {
+            /* memcached rewrites such a counter in place, so its meta
+             * state (stale, token, binary key) and access time stay; a
+             * longer number is a new item there too and starts fresh. */
+            cache_item_flags_or(fresh, item_flags_load(old) &
+                                (ITEM_STALE | ITEM_TOKEN_SENT |
+                                 ITEM_KEY_BINARY));
+        }
         if (newlen > len) {
             char pad[INCR_MAX_STORAGE + 64];
             size_t off = len;
@@ -658,6 +736,10 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             }
         }
         ok = swap_exact(old, fresh, hash);
+        if (ok && newlen == old->nbytes) {
+            item_set_last_access(fresh, item_last_access(old));
+            item_touch_access(fresh, clock_now());
+        }
         if (ok) {
             res->value = v;
             res->len = len;
@@ -715,9 +797,85 @@ enum cache_status cache_touch(const char *key, size_t nkey,
         return CACHE_NOT_FOUND;
     }
     __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
-    item_mark_active(it);
+    cache_item_accessed(it);
     item_put(it);
     return CACHE_OK;
+}
+
+/* A copy of old (key, flags, value) with a new TTL, for md I. */
+static struct item *copy_of(struct item *old, rel_time_t exptime)
+{
+    struct item *it;
+    char buf[4096];
+    size_t off;
+
+    if (cache_alloc(item_key(old), old->nkey, item_cflags(old), exptime,
+                    old->nbytes, &it) != CACHE_OK) {
+        return NULL;
+    }
+    for (off = 0; off < old->nbytes; ) {
+        size_t n = old->nbytes - off < sizeof(buf) ? old->nbytes - off
+                                                   : sizeof(buf);
+
+        item_copy_out(old, off, buf, n);
+        item_copy_in(it, off, buf, n);
+        off += n;
+    }
+    return it;
+}
+
+enum cache_status cache_mdelete(const char *key, size_t nkey,
+                                const struct cache_mdelete_req *req)
+{
+    uint64_t hash = table_hash(key, nkey);
+
+    for (;;) {
+        struct item *old = get_ref(key, nkey, hash, false);
+        struct item *fresh;
+        uint8_t keep;
+        bool won;
+
+        if (old == NULL) {
+            return CACHE_NOT_FOUND;
+        }
+        if (req->check_cas && cache_item_cas(old) != req->cas) {
+            item_put(old);
+            return CACHE_EXISTS;
+        }
+        if (!req->stale) {
+            rcu_read_lock();
+            won = table_del(old);
+            rcu_read_unlock_annotated();
+            if (won) {
+                unlinked(old);
+            }
+            item_put(old);
+            if (won) {
+                return CACHE_OK;
+            }
+            continue;
+        }
+        /* memcached flips the bits and the CAS in place under its item
+         * lock; items here are immutable once linked, so swap in a copy. */
+        fresh = copy_of(old, req->set_exptime ? req->exptime
+                                              : item_exptime(old));
+        if (fresh == NULL) {
+            item_put(old);
+            return CACHE_NO_MEMORY;
+        }
+        keep = item_flags_load(old) &
+               (ITEM_FETCHED | ITEM_ACTIVE | ITEM_KEY_BINARY);
+        cache_item_flags_or(fresh, (uint8_t)(keep | ITEM_STALE));
+        won = swap_exact(old, fresh, hash);
+        if (won) {
+            item_set_last_access(fresh, item_last_access(old));
+        }
+        item_put(old);
+        item_put(fresh);
+        if (won) {
+            return CACHE_OK;
+        }
+    }
 }
 
 void cache_unlink_key(const char *key, size_t nkey)

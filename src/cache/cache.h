@@ -57,6 +57,10 @@ enum cache_store_mode {
     CACHE_APPEND,
     CACHE_PREPEND,
     CACHE_CAS,
+    /* Meta `ms I` with a CAS: like CACHE_CAS, but a CAS lower than the
+     * item's stores the value anyway, marked ITEM_STALE, keeping the old
+     * TTL and ITEM_TOKEN_SENT (memcached's CAS_STALE). */
+    CACHE_CAS_STALE,
 };
 
 /* Counters summed over threads; names follow memcached's stats. */
@@ -136,6 +140,34 @@ enum cache_status cache_delete(const char *key, size_t nkey);
 /* Deletes only if cas is 0 or the item's CAS; else CACHE_EXISTS. */
 enum cache_status cache_delete_cas(const char *key, size_t nkey,
                                    uint64_t cas);
+
+/* Meta delete (md). With check_cas, CACHE_EXISTS unless the item's CAS is
+ * cas. With stale, the item is not removed but replaced by a copy marked
+ * ITEM_STALE, without ITEM_TOKEN_SENT (the next reader wins the token), with
+ * a new CAS and, with set_exptime, a new TTL. CACHE_OK, CACHE_NOT_FOUND,
+ * CACHE_EXISTS or CACHE_NO_MEMORY (stale copy could not be allocated). */
+struct cache_mdelete_req {
+    bool check_cas;
+    uint64_t cas;
+    bool stale;
+    bool set_exptime;
+    rel_time_t exptime;
+};
+enum cache_status cache_mdelete(const char *key, size_t nkey,
+                                const struct cache_mdelete_req *req);
+
+/* Like cache_get but changes nothing: no CLOCK/fetched bit, no last-access
+ * update, so the caller can report the state before this access (meta
+ * `h`, `l`, `me`). Pair with cache_item_accessed() for a real read. */
+struct item *cache_peek(const char *key, size_t nkey);
+/* Records a client read of it: CLOCK and fetched bits, last access. */
+void cache_item_accessed(struct item *it);
+/* Sets a linked item's TTL in place (touch semantics). */
+void cache_item_set_exptime(struct item *it, rel_time_t exptime);
+/* Atomically ORs bits into it's flags; returns the flags before. */
+uint8_t cache_item_flags_or(struct item *it, uint8_t bits);
+/* memcached's slab class id for it (what `me` prints as cls). */
+unsigned cache_item_mc_class(const struct item *it);
 enum cache_status cache_touch(const char *key, size_t nkey,
                               rel_time_t exptime);
 /* Removes key if present (a failed set must not leave the old value). */

@@ -152,6 +152,7 @@ struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
     it->nbytes = (uint32_t)nbytes;
     it->exptime = exptime;
     item_set_seq(it, 0);
+    item_set_last_access(it, 0);
     /* Set flags last with release, so a sweeper that sees them sees a
      * whole header; ITEM_LINKED comes only when the table has it. */
     __atomic_store_n(&it->iflags, (uint8_t)((cflags ? ITEM_CFLAGS : 0) |

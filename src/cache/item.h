@@ -3,10 +3,27 @@
  *
  * An item lives in one slab chunk:
  *
- *   0        16        18     19     20       24        28        36
- *   | lfht    | refcnt | flags| nkey | nbytes | exptime | seq/cas | [cflags]
- *   | node    | u16    | u8   | u8   | u32    | u32     | u64     | [u32]
+ *   0        16        18     19     20       24        28      34   36
+ *   | lfht    | refcnt | flags| nkey | nbytes | exptime | seq/cas| la | [cflags]
+ *   | node    | u16    | u8   | u8   | u32    | u32     | u48    | u16| [u32]
  *   ... key (nkey bytes) | value (nbytes bytes, no trailing \r\n)
+ *
+ * The 8 bytes after the header hold two things: a 48-bit sequence number
+ * (the item's CAS, also what flush_all compares) and a 16-bit last-access
+ * time for the meta protocol's `l` flag and `me` (memcached keeps a 32-bit
+ * it->time in its larger header; growing ours by 4 bytes would push a
+ * 16-byte-key/100-byte-value item out of the 152-byte chunk). Limits, by
+ * design:
+ *  - 2^48 CAS values: 8.9 years of one million stores per second. The
+ *    counter is not checked for wrap; after it, CAS and flush ordering
+ *    would be wrong.
+ *  - The last-access time is the server clock (seconds) modulo 65536 and is
+ *    rewritten at most once per ITEM_UPDATE_INTERVAL (60 s, memcached's
+ *    bump interval), so a reader sees (now - la) mod 65536: exact to within
+ *    60 s for items touched in the last ~18.2 hours, wrapped for items
+ *    idle longer than that. It is a 2-byte-aligned u16 accessed with
+ *    relaxed atomics, because readers update it concurrently; the seq bytes
+ *    beside it are written only before the item is linked.
  *
  * The 28-byte header is smaller than memcached's 48 (+8 cas): no LRU list
  * links (eviction sweeps slab pages instead), no slab class id (the page
@@ -59,6 +76,13 @@ enum item_flag {
     ITEM_CHUNKED = 1 << 2,        /* value is in separate data chunks */
     ITEM_ACTIVE  = 1 << 3,        /* CLOCK reference bit: hit since sweep */
     ITEM_FETCHED = 1 << 4,        /* read at least once (stats) */
+    /* Meta protocol (see server/meta.c): */
+    ITEM_STALE   = 1 << 5,        /* invalidated by md/ms I: serve, but
+                                   * tell clients to recache (X) */
+    ITEM_TOKEN_SENT = 1 << 6,     /* a client got the recache token (W);
+                                   * others are told Z */
+    ITEM_KEY_BINARY = 1 << 7,     /* key was given base64 (b): return it
+                                   * base64-encoded */
 };
 
 struct item {
@@ -72,7 +96,10 @@ struct item {
 };
 
 #define ITEM_HDR_SIZE 28          /* bytes before the seq field */
-#define ITEM_SEQ_SIZE 8
+#define ITEM_SEQ_SIZE 8           /* seq (6 bytes) + last access (2) */
+#define ITEM_LA_OFFSET (ITEM_HDR_SIZE + 6)
+#define ITEM_SEQ_MAX ((UINT64_C(1) << 48) - 1)
+#define ITEM_UPDATE_INTERVAL 60   /* memcached's: seconds between bumps */
 #define ITEM_CHUNK_HDR 32         /* zeroed prefix of a data chunk */
 /* Refcounts at or above this refuse new references (overflow guard). */
 #define ITEM_REFCOUNT_LIMIT 60000
@@ -91,17 +118,57 @@ static inline uint8_t item_flags_relaxed(const struct item *it)
     return __atomic_load_n(&it->iflags, __ATOMIC_RELAXED);
 }
 
+/* The seq is split into a u32 and a u16 so that the last-access u16 next
+ * to it is never part of a wider (non-atomic) access. */
 static inline uint64_t item_seq(const struct item *it)
 {
-    uint64_t v;
+    uint32_t lo;
+    uint16_t hi;
 
-    memcpy(&v, (const char *)it + ITEM_HDR_SIZE, sizeof(v));
-    return v;
+    memcpy(&lo, (const char *)it + ITEM_HDR_SIZE, sizeof(lo));
+    memcpy(&hi, (const char *)it + ITEM_HDR_SIZE + 4, sizeof(hi));
+    return (uint64_t)lo | ((uint64_t)hi << 32);
 }
 
+/* Only before the item is linked; seq is truncated to 48 bits. */
 static inline void item_set_seq(struct item *it, uint64_t seq)
 {
-    memcpy((char *)it + ITEM_HDR_SIZE, &seq, sizeof(seq));
+    uint32_t lo = (uint32_t)seq;
+    uint16_t hi = (uint16_t)(seq >> 32);
+
+    memcpy((char *)it + ITEM_HDR_SIZE, &lo, sizeof(lo));
+    memcpy((char *)it + ITEM_HDR_SIZE + 4, &hi, sizeof(hi));
+}
+
+static inline uint16_t *item_la_ptr(const struct item *it)
+{
+    return (uint16_t *)(void *)((char *)it + ITEM_LA_OFFSET);
+}
+
+/* Server time of the last access, modulo 65536 (see the layout notes). */
+static inline uint16_t item_last_access(const struct item *it)
+{
+    return __atomic_load_n(item_la_ptr(it), __ATOMIC_RELAXED);
+}
+
+static inline void item_set_last_access(struct item *it, rel_time_t now)
+{
+    __atomic_store_n(item_la_ptr(it), (uint16_t)now, __ATOMIC_RELAXED);
+}
+
+/* Seconds since the last access as far as 16 bits can tell. */
+static inline rel_time_t item_idle_secs(const struct item *it, rel_time_t now)
+{
+    return (uint16_t)((uint16_t)now - item_last_access(it));
+}
+
+/* Records an access at most once per ITEM_UPDATE_INTERVAL, as memcached
+ * bumps it->time, so a hot item's line is not written on every hit. */
+static inline void item_touch_access(struct item *it, rel_time_t now)
+{
+    if (item_idle_secs(it, now) >= ITEM_UPDATE_INTERVAL) {
+        item_set_last_access(it, now);
+    }
 }
 
 static inline uint32_t item_cflags(const struct item *it)

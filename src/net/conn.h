@@ -63,7 +63,14 @@ struct conn_pending {
     int mode;                     /* store mode */
     uint64_t cas;
     bool noreply;
-    struct bin_header bin;        /* binary: the request being served */
+    /* Per protocol: one connection speaks one at a time. */
+    union {
+        struct bin_header bin;    /* binary: the request being served */
+        /* Opaque to net/: server/dispatch_meta.c's state for an `ms`
+         * value (struct meta_pending; it checks the size at compile
+         * time). */
+        uint64_t meta[8];
+    };
 };
 
 /* Authentication state of a connection (SASL on binary, -Y on text). */

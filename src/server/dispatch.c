@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "proto/meta.h"
 #include "proto/text.h"
+#include "server/dispatch_meta.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -139,6 +141,10 @@ static void on_value(struct conn *c, struct item *it, bool valid)
     struct conn_pending *p = conn_pending(c);
     enum cache_status st;
 
+    if (meta_owns_value(c)) {
+        meta_on_value(c, it, valid);
+        return;
+    }
     STATS_INC(set_cmds);
     if (!valid) {
         reply(c, p->noreply, "CLIENT_ERROR bad data chunk");
@@ -225,9 +231,12 @@ static void on_line(struct conn *c, char *line, size_t len)
 {
     struct text_request r;
 
-    (void)len;
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
     conn_mark(c);
+    if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
+        meta_execute(c, line, len);
+        return;
+    }
     text_parse(line, &topts, &r);
     switch (r.cmd) {
     case TEXT_ERROR_REPLY:

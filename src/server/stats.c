@@ -128,6 +128,7 @@ static void general(struct stats_sink *c)
     stat_u64(c, "cmd_set", s.set_cmds);
     stat_u64(c, "cmd_flush", s.flush_cmds);
     stat_u64(c, "cmd_touch", s.touch_cmds);
+    stat_u64(c, "cmd_meta", s.meta_cmds);
     stat_u64(c, "get_hits", s.get_hits);
     stat_u64(c, "get_misses", s.get_misses);
     stat_u64(c, "get_expired", cs.get_expired);

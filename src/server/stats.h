@@ -28,6 +28,7 @@ struct cmd_stats {
     uint64_t touch_cmds;
     uint64_t touch_hits;
     uint64_t touch_misses;
+    uint64_t meta_cmds;           /* `me` (memcached's cmd_meta) */
     uint64_t delete_hits;
     uint64_t delete_misses;
     uint64_t incr_hits;

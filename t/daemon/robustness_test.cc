@@ -120,6 +120,48 @@ TEST(Robustness, RandomGarbageDoesNotDisturbOthers) {
   EXPECT_EQ(-1, d->wait_exit(0)) << "daemon exited";
 }
 
+// Meta commands with random flags, tokens and lengths: the daemon keeps
+// serving, other clients are not disturbed, and memory stays bounded.
+TEST(Robustness, MetaGarbageDoesNotDisturbOthers) {
+  auto d = rc_dt::start_daemon({"-t", "1", "-m", "8"});
+  ASSERT_NE(d, nullptr);
+  Client good(d->port());
+  ASSERT_TRUE(good.ok());
+  static const char* cmds[] = {"mg", "ms", "md", "ma", "mn", "me", "mx", "m"};
+  static const char* toks[] = {"k",   "v",      "q",     "b",   "N0",  "N-1",  "T1",  "R5",
+                               "I",   "C0",     "C1",    "ME",  "MA",  "MP",   "MR",  "MS",
+                               "M-",  "MD",     "J9",    "D3",  "O1",  "Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+                               "c",   "t",      "l",     "h",   "s",   "f",    "u",   "Zm9v",
+                               "Zg==", "a",     "\x80", "S3",  "E1",  "F7",   "Tx",  "0",
+                               "5",   "-1",     "2147483647", "99999999999"};
+  for (uint64_t seed = 1; seed <= 16; seed++) {
+    Client bad(d->port());
+    ASSERT_TRUE(bad.ok());
+    rc_dt::Rng rng(seed);
+    std::string junk;
+    while (junk.size() < 16384) {
+      junk += cmds[rng.below(sizeof cmds / sizeof *cmds)];
+      junk += " key" + std::to_string(rng.below(8));
+      int n = (int)rng.below(8);
+      for (int i = 0; i < n; i++) {
+        junk += ' ';
+        junk += toks[rng.below(sizeof toks / sizeof *toks)];
+      }
+      junk += rng.below(10) == 0 ? "\n" : "\r\n";
+      if (rng.below(4) == 0) junk += std::string(rng.below(8), 'v') + "\r\n";
+    }
+    bad.send(junk);
+    ASSERT_EQ("", round_trip(good, "mgood" + std::to_string(seed), 10 + seed * 50))
+        << "after meta garbage seed " << seed;
+    bad.recv_idle(20, 500);
+  }
+  // The same connection keeps answering meta commands afterwards.
+  EXPECT_EQ("HD\r\nVA 2 kmk\r\nhi\r\nMN\r\n",
+            good.cmd("ms mk 2\r\nhi\r\nmg mk v k\r\nmn\r\n", "MN\r\n"));
+  expect_served(*d, "after-meta-garbage");
+  EXPECT_EQ(-1, d->wait_exit(0)) << "daemon exited";
+}
+
 // ------------------------------------------------------- huge lengths
 
 struct LengthCase {

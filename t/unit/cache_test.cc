@@ -1341,3 +1341,178 @@ TEST(Cache, MixedOperationsUnderEvictionKeepCountsExact)
 }
 
 }  // namespace
+
+/* ---- meta protocol support ------------------------------------------- */
+
+namespace {
+
+uint8_t Flags(const std::string &key)
+{
+    struct item *it = cache_peek(key.data(), key.size());
+    uint8_t f;
+
+    if (it == nullptr) {
+        return 0xff;
+    }
+    f = item_flags_load(it);
+    item_put(it);
+    return f;
+}
+
+void OrFlags(const std::string &key, uint8_t bits)
+{
+    struct item *it = cache_peek(key.data(), key.size());
+
+    ASSERT_NE(it, nullptr);
+    cache_item_flags_or(it, bits);
+    item_put(it);
+}
+
+}  // namespace
+
+TEST(CacheMeta, MetaDeleteChecksCasOrMarksStale)
+{
+    isolate::run([] {
+        SetupCache();
+        struct cache_mdelete_req req = {};
+
+        ASSERT_EQ(Set("k", "value", 3, 100), CACHE_STORED);
+        Got before = Get("k");        /* also sets ITEM_FETCHED */
+        OrFlags("k", ITEM_TOKEN_SENT);
+
+        req.check_cas = true;
+        req.cas = before.cas + 1;
+        EXPECT_EQ(cache_mdelete("k", 1, &req), CACHE_EXISTS);
+        req.cas = 0;                  /* C0 is a real comparison in md */
+        EXPECT_EQ(cache_mdelete("k", 1, &req), CACHE_EXISTS);
+        EXPECT_EQ(Value("k"), "value");
+
+        /* md I T30: same value and flags, stale, token cleared, new CAS. */
+        req.cas = before.cas;
+        req.stale = true;
+        req.set_exptime = true;
+        req.exptime = clock_expiry(30);
+        ASSERT_EQ(cache_mdelete("k", 1, &req), CACHE_OK);
+        Got after = Get("k");
+        ASSERT_TRUE(after.hit);
+        EXPECT_EQ(after.value, "value");
+        EXPECT_EQ(after.flags, 3u);
+        EXPECT_EQ(after.exptime, clock_expiry(30));
+        EXPECT_GT(after.cas, before.cas);
+        uint8_t f = Flags("k");
+        EXPECT_TRUE(f & ITEM_STALE);
+        EXPECT_FALSE(f & ITEM_TOKEN_SENT);
+        EXPECT_TRUE(f & ITEM_FETCHED);
+
+        /* Without I it deletes; then it is gone. */
+        req = {};
+        EXPECT_EQ(cache_mdelete("k", 1, &req), CACHE_OK);
+        EXPECT_EQ(cache_mdelete("k", 1, &req), CACHE_NOT_FOUND);
+        EXPECT_FALSE(Has("k"));
+        EXPECT_EQ(Stats().curr_items, 0);
+    });
+}
+
+TEST(CacheMeta, StaleCasStoresAnOlderCasAsStale)
+{
+    isolate::run([] {
+        SetupCache();
+        ASSERT_EQ(Set("a", "1"), CACHE_STORED); /* so cas - 1 is not 0 */
+        ASSERT_EQ(Set("k", "new", 0, 100), CACHE_STORED);
+        uint64_t cas = Get("k").cas;
+        ASSERT_GT(cas, 1u);
+        OrFlags("k", ITEM_TOKEN_SENT);
+
+        /* Newer than the item or zero: no match, nothing stored. */
+        EXPECT_EQ(Store(CACHE_CAS_STALE, "k", "x", 0, 0, cas + 5),
+                  CACHE_EXISTS);
+        EXPECT_EQ(Store(CACHE_CAS_STALE, "k", "x", 0, 0, 0), CACHE_EXISTS);
+        EXPECT_EQ(Store(CACHE_CAS_STALE, "nokey", "x", 0, 0, 1),
+                  CACHE_NOT_FOUND);
+        /* Plain CAS with an older value fails... */
+        EXPECT_EQ(Store(CACHE_CAS, "k", "old", 0, 0, cas - 1), CACHE_EXISTS);
+        /* ...the stale variant stores it, keeping TTL and token bit. */
+        EXPECT_EQ(Store(CACHE_CAS_STALE, "k", "old", 0, 500, cas - 1),
+                  CACHE_STORED);
+        Got g = Get("k");
+        EXPECT_EQ(g.value, "old");
+        EXPECT_EQ(g.exptime, clock_expiry(100));
+        uint8_t f = Flags("k");
+        EXPECT_TRUE(f & ITEM_STALE);
+        EXPECT_TRUE(f & ITEM_TOKEN_SENT);
+
+        /* The exact CAS is an ordinary CAS store: fresh, not stale. */
+        EXPECT_EQ(Store(CACHE_CAS_STALE, "k", "v2", 0, 0, g.cas),
+                  CACHE_STORED);
+        EXPECT_EQ(Value("k"), "v2");
+        EXPECT_EQ(Get("k").exptime, 0u);
+        EXPECT_FALSE(Flags("k") & (ITEM_STALE | ITEM_TOKEN_SENT));
+    });
+}
+
+TEST(CacheMeta, PeekChangesNothingAndAccessIsRecordedOncePerMinute)
+{
+    isolate::run([] {
+        SetupCache();
+        ASSERT_EQ(Set("k", "v"), CACHE_STORED);
+        Tick(5);
+        struct item *it = cache_peek("k", 1);
+
+        ASSERT_NE(it, nullptr);
+        EXPECT_FALSE(item_flags_load(it) & (ITEM_FETCHED | ITEM_ACTIVE));
+        EXPECT_EQ(item_idle_secs(it, clock_now()), 5u);
+        /* The first read within a minute of the store changes nothing. */
+        cache_item_accessed(it);
+        EXPECT_TRUE(item_flags_load(it) & ITEM_FETCHED);
+        EXPECT_EQ(item_idle_secs(it, clock_now()), 5u);
+        Tick(ITEM_UPDATE_INTERVAL);
+        EXPECT_EQ(item_idle_secs(it, clock_now()), 65u);
+        item_put(it);
+        /* A get a minute on records it. */
+        EXPECT_TRUE(Has("k"));
+        it = cache_peek("k", 1);
+        ASSERT_NE(it, nullptr);
+        EXPECT_EQ(item_idle_secs(it, clock_now()), 0u);
+        item_put(it);
+    });
+}
+
+TEST(CacheMeta, InPlaceDeltaKeepsMetaBitsLongerResultDoesNot)
+{
+    isolate::run([] {
+        SetupCache();
+        std::string r;
+
+        ASSERT_EQ(Set("n", "100"), CACHE_STORED);
+        OrFlags("n", ITEM_STALE | ITEM_KEY_BINARY);
+        ASSERT_EQ(Delta("n", false, 1, &r), CACHE_OK);
+        EXPECT_EQ(Value("n"), "99 ");
+        EXPECT_EQ(Flags("n") & (ITEM_STALE | ITEM_KEY_BINARY),
+                  ITEM_STALE | ITEM_KEY_BINARY);
+        ASSERT_EQ(Delta("n", true, 1000, &r), CACHE_OK);
+        EXPECT_EQ(Value("n"), "1099");
+        EXPECT_EQ(Flags("n") & (ITEM_STALE | ITEM_KEY_BINARY), 0);
+    });
+}
+
+TEST(CacheMeta, OneWinnerForTheRecacheToken)
+{
+    isolate::run([] {
+        SetupCache();
+        ASSERT_EQ(Set("k", "v"), CACHE_STORED);
+        std::atomic<int> winners{0};
+
+        RunThreads(4, [&](int) {
+            struct item *it = cache_peek("k", 1);
+
+            if (it != nullptr) {
+                if (!(cache_item_flags_or(it, ITEM_TOKEN_SENT) &
+                      ITEM_TOKEN_SENT)) {
+                    winners++;
+                }
+                item_put(it);
+            }
+        });
+        EXPECT_EQ(winners.load(), 1);
+    });
+}

@@ -103,10 +103,26 @@ TEST(Item, AllocRoundTripsKeyFlagsExptimeAndValue)
         item_copy_out(it, 4, part, 5);
         EXPECT_STREQ(part, "o WOR");
 
-        /* The unaligned 64-bit sequence field round-trips and does not
-         * disturb its neighbours. */
-        item_set_seq(it, 0x0123456789abcdefULL);
-        EXPECT_EQ(item_seq(it), 0x0123456789abcdefULL);
+        /* The unaligned 48-bit sequence field round-trips, keeps only 48
+         * bits, and neither it nor the 16-bit last-access time beside it
+         * disturbs the other or the neighbours. */
+        item_set_last_access(it, 0x1234);
+        item_set_seq(it, 0xab0123456789cdefULL);
+        EXPECT_EQ(item_seq(it), 0x23456789cdefULL);
+        EXPECT_EQ(item_last_access(it), 0x1234u);
+        item_set_seq(it, ITEM_SEQ_MAX);
+        EXPECT_EQ(item_seq(it), ITEM_SEQ_MAX);
+        item_set_last_access(it, 0x1ffff); /* modulo 65536 */
+        EXPECT_EQ(item_last_access(it), 0xffffu);
+        EXPECT_EQ(item_seq(it), ITEM_SEQ_MAX);
+        /* Idle time wraps at 16 bits; updates come at most once a minute. */
+        item_set_last_access(it, 65530);
+        EXPECT_EQ(item_idle_secs(it, 65536 + 5), 11u);
+        item_touch_access(it, 65536 + 5 + ITEM_UPDATE_INTERVAL - 12);
+        EXPECT_EQ(item_last_access(it), 65530u);
+        item_touch_access(it, 65536 + 5 + ITEM_UPDATE_INTERVAL - 11);
+        EXPECT_EQ(item_idle_secs(it, 65536 + 5 + ITEM_UPDATE_INTERVAL - 11),
+                  0u);
         EXPECT_EQ(item_cflags(it), 0xdeadbeefu);
         EXPECT_EQ(Key(it), "hello");
         EXPECT_EQ(Value(it), "hello WORLD");
