@@ -5,7 +5,9 @@
  * newest), so pushing is one memmove; taking walks from the front, then
  * re-inserts the few taken entries by binary search. The array is at most
  * one entry per member, so memmove over it costs less than any tree would
- * in pointer chasing at the sizes a cluster has.
+ * in pointer chasing at the sizes a cluster has. Finding older news about
+ * a member goes through a small hash index (linear probing, backward-shift
+ * deletion), because after a partition every member has news queued.
  */
 #include "cluster/gossip_broadcast.h"
 
@@ -14,6 +16,9 @@
 #include <string.h>
 
 #include <xxhash.h>
+
+#define TAKE_MIN_ROOM 16          /* below this no message fits */
+#define TAKE_MAX_SKIPS 32         /* entries passed over for being big */
 
 void gossip_bqueue_init(struct gossip_bqueue *q)
 {
@@ -28,18 +33,72 @@ void gossip_bqueue_deinit(struct gossip_bqueue *q)
         free(q->v[i]);
     }
     free(q->v);
+    free(q->index);
     memset(q, 0, sizeof(*q));
 }
 
-static void drop_at(struct gossip_bqueue *q, size_t i)
+/* The index slot holding news about name, or the empty slot for it. */
+static size_t index_slot(const struct gossip_bqueue *q, uint64_t h,
+                         const char *name)
 {
-    if (q->v[i]->tracked) {
+    size_t s = (size_t)h & q->index_mask;
+
+    while (q->index[s] != NULL && (q->index[s]->hash != h ||
+                                   strcmp(q->index[s]->name, name) != 0)) {
+        s = (s + 1) & q->index_mask;
+    }
+    return s;
+}
+
+static void index_remove(struct gossip_bqueue *q, struct gossip_bcast *b)
+{
+    size_t hole = index_slot(q, b->hash, b->name), s;
+
+    q->index[hole] = NULL;
+    for (s = (hole + 1) & q->index_mask; q->index[s] != NULL;
+         s = (s + 1) & q->index_mask) {
+        size_t home = (size_t)q->index[s]->hash & q->index_mask;
+
+        if (((s - home) & q->index_mask) >= ((s - hole) & q->index_mask)) {
+            q->index[hole] = q->index[s];
+            q->index[s] = NULL;
+            hole = s;
+        }
+    }
+}
+
+/* Keeps the index at most half full; false on out of memory. */
+static bool index_reserve(struct gossip_bqueue *q, size_t n)
+{
+    size_t size = q->index_mask ? q->index_mask + 1 : 0, i;
+    struct gossip_bcast **idx;
+
+    if (2 * n <= size) {
+        return true;
+    }
+    size = size ? size * 2 : 64;
+    idx = calloc(size, sizeof(*idx));
+    if (idx == NULL) {
+        return false;
+    }
+    free(q->index);
+    q->index = idx;
+    q->index_mask = size - 1;
+    for (i = 0; i < q->n; i++) {
+        q->index[index_slot(q, q->v[i]->hash, q->v[i]->name)] = q->v[i];
+    }
+    return true;
+}
+
+static void forget(struct gossip_bqueue *q, struct gossip_bcast *b)
+{
+    if (b->tracked) {
         q->tracked--;
     }
-    free(q->v[i]);
-    memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof(q->v[0]));
-    q->n--;
+    index_remove(q, b);
+    free(b);
 }
+
 
 /* True if a sorts before b. */
 static bool before(const struct gossip_bcast *a, const struct gossip_bcast *b)
@@ -50,7 +109,9 @@ static bool before(const struct gossip_bcast *a, const struct gossip_bcast *b)
     return a->id > b->id;
 }
 
-static void insert_sorted(struct gossip_bqueue *q, struct gossip_bcast *b)
+/* Where b is, or would be inserted, in the sorted array. */
+static size_t position_of(const struct gossip_bqueue *q,
+                          const struct gossip_bcast *b)
 {
     size_t lo = 0, hi = q->n;
 
@@ -63,6 +124,13 @@ static void insert_sorted(struct gossip_bqueue *q, struct gossip_bcast *b)
             hi = mid;
         }
     }
+    return lo;
+}
+
+static void insert_sorted(struct gossip_bqueue *q, struct gossip_bcast *b)
+{
+    size_t lo = position_of(q, b);
+
     memmove(&q->v[lo + 1], &q->v[lo], (q->n - lo) * sizeof(q->v[0]));
     q->v[lo] = b;
     q->n++;
@@ -72,17 +140,22 @@ int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
                        const uint8_t *msg, size_t len, bool tracked)
 {
     uint64_t h = XXH3_64bits(name, strlen(name));
-    struct gossip_bcast *b;
+    struct gossip_bcast *b, *old;
     size_t i;
 
     if (len > UINT16_MAX) {
         return -1;
     }
-    for (i = 0; i < q->n; i++) {
-        if (q->v[i]->hash == h && strcmp(q->v[i]->name, name) == 0) {
-            drop_at(q, i);
-            break;              /* invariant: at most one per member */
-        }
+    if (!index_reserve(q, q->n + 1)) {
+        return -1;
+    }
+    old = q->index[index_slot(q, h, name)];
+    if (old != NULL) {
+        /* Invariant: at most one entry per member. */
+        i = position_of(q, old);
+        memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof(q->v[0]));
+        q->n--;
+        forget(q, old);
     }
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 32;
@@ -109,6 +182,7 @@ int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
         q->tracked++;
     }
     insert_sorted(q, b);
+    q->index[index_slot(q, h, name)] = b;
     return 0;
 }
 
@@ -116,7 +190,7 @@ size_t gossip_bqueue_take(struct gossip_bqueue *q, struct gossip_wbuf *w,
                           size_t avail, size_t max_parts, unsigned limit)
 {
     struct gossip_bcast *taken[GOSSIP_WIRE_MAX_PARTS];
-    size_t ntaken = 0, i, kept;
+    size_t ntaken = 0, i, kept, skipped = 0;
 
     if (max_parts > GOSSIP_WIRE_MAX_PARTS) {
         max_parts = GOSSIP_WIRE_MAX_PARTS;
@@ -126,8 +200,16 @@ size_t gossip_bqueue_take(struct gossip_bqueue *q, struct gossip_wbuf *w,
         size_t need = GOSSIP_WIRE_PART_HDR + b->len;
         uint8_t hdr[2] = { (uint8_t)(b->len >> 8), (uint8_t)b->len };
 
-        if (need > avail || w->cap - w->len < need) {
-            continue;           /* a smaller one further on may fit */
+        if (avail > w->cap - w->len) {
+            avail = w->cap - w->len;
+        }
+        if (need > avail) {
+            /* A smaller one further on may fit, but a packet this full
+             * is not worth a walk over the whole queue. */
+            if (avail < TAKE_MIN_ROOM || ++skipped > TAKE_MAX_SKIPS) {
+                break;
+            }
+            continue;
         }
         memcpy(w->p + w->len, hdr, 2);
         memcpy(w->p + w->len + 2, b->msg, b->len);
@@ -147,10 +229,7 @@ size_t gossip_bqueue_take(struct gossip_bqueue *q, struct gossip_wbuf *w,
         struct gossip_bcast *b = taken[i];
 
         if (++b->transmits >= limit) {
-            if (b->tracked) {
-                q->tracked--;
-            }
-            free(b);
+            forget(q, b);
         } else {
             insert_sorted(q, b);
         }

@@ -38,6 +38,8 @@ struct gossip_bqueue {
     size_t cap;
     uint64_t next_id;
     size_t tracked;               /* tracked entries still queued */
+    struct gossip_bcast **index;  /* by name hash, open addressing */
+    size_t index_mask;            /* slots - 1; 0: no index yet */
 };
 
 void gossip_bqueue_init(struct gossip_bqueue *q);

@@ -32,7 +32,7 @@ struct gossip_members {
     struct gossip_node **v;       /* n nodes, probe order */
     size_t n;
     size_t cap;
-    uint32_t *slots;              /* index + 1 into v; 0: empty */
+    uint64_t *slots;              /* hash top | index + 1; 0: empty */
     size_t mask;                  /* slots - 1, a power of two minus one */
 };
 
