@@ -283,6 +283,9 @@ static void node_boot(struct gossip_sim *s, size_t i)
     c.gossip_addr = n->addr;
     c.client_addr = n->addr;
     c.client_addr.port = 11211;
+    if (s->cfg.configure != NULL) {
+        s->cfg.configure(s->cfg.configure_arg, i, &c);
+    }
     n->g = gossip_create(&c, &sim_transport, n, gossip_rand_splitmix(&seed));
     if (n->g == NULL) {
         abort();

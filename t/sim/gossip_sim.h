@@ -48,6 +48,10 @@ struct gossip_sim_config {
     uint64_t jitter_ns;           /* plus uniform [0, jitter) */
     size_t nseeds;                /* nodes 0..nseeds-1 are seeds */
     uint64_t start_spread_ns;     /* node i starts at i * spread / nodes */
+    /* Optional: adjusts node i's config (another key, cluster name...)
+     * before every boot; name and addresses are already set. */
+    void (*configure)(void *arg, size_t i, struct gossip_config *c);
+    void *configure_arg;
 };
 
 void gossip_sim_config_defaults(struct gossip_sim_config *c, size_t nodes,
