@@ -220,3 +220,21 @@ void gossip_members_shuffle(struct gossip_members *t, struct gossip_rand *r)
     }
     index_rebuild(t);
 }
+
+void gossip_members_swap(struct gossip_members *t, size_t i, size_t j)
+{
+    struct gossip_node *a = t->v[i], *b = t->v[j];
+    size_t sa, sb;
+
+    if (i == j) {
+        return;
+    }
+    sa = slot_holding(t, (uint32_t)i);
+    sb = slot_holding(t, (uint32_t)j);
+    t->v[i] = b;
+    t->v[j] = a;
+    b->idx = (uint32_t)i;
+    a->idx = (uint32_t)j;
+    t->slots[sa] = slot_make(a->hash, j);
+    t->slots[sb] = slot_make(b->hash, i);
+}

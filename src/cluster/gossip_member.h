@@ -50,6 +50,8 @@ void gossip_members_remove(struct gossip_members *t, struct gossip_node *node);
 /* Replaces node's metadata; -1 on out of memory or len > GOSSIP_META_MAX. */
 int gossip_members_set_meta(struct gossip_node *node, const uint8_t *meta,
                             size_t len);
+/* Exchanges the positions of members i and j (probe order). */
+void gossip_members_swap(struct gossip_members *t, size_t i, size_t j);
 /* Fisher-Yates over the array; the index is rebuilt. */
 void gossip_members_shuffle(struct gossip_members *t, struct gossip_rand *r);
 

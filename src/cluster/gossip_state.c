@@ -135,6 +135,12 @@ void gossip_state_alive(struct gossip *g, const struct gossip_msg *a,
         n->m.weight = a->weight;
         n->m.state_change_ns = now;
         g->counts[GOSSIP_ALIVE]++;
+        /* A random place in the probe order, as memberlist does: members
+         * learn of newcomers in the same order, and appending would make
+         * the whole cluster probe the same member at the same moment. */
+        gossip_members_swap(&g->members, n->idx,
+                            (size_t)gossip_rand_below(&g->rng,
+                                                      g->members.n));
         gossip_broadcast(g, a, false);
         gossip_state_notify(g, n, GOSSIP_DEAD);
         return;

@@ -66,6 +66,8 @@ struct gossip_sim {
     struct gossip_rand rng;
     bool partitioned;
     uint64_t trace;
+    size_t booted;                /* initial boot events processed */
+    bool all_booted;
     struct gossip_sim_totals tot;
     gossip_sim_observer *observer;
     void *observer_arg;
@@ -402,7 +404,13 @@ static void deliver(struct gossip_sim *s, struct ev *e)
         break;
     case EV_RESUME:
         if (e->life == UINT32_MAX) {
-            node_boot(s, e->node);   /* initial start */
+            /* The initial start, unless killed or restarted before it. */
+            if (!n->up && n->life == 0) {
+                node_boot(s, e->node);
+            }
+            if (++s->booted == s->cfg.nodes) {
+                s->all_booted = true;
+            }
             return;
         }
         if (!n->up || e->life != n->life) {
@@ -563,6 +571,11 @@ size_t gossip_sim_size(const struct gossip_sim *s)
 bool gossip_sim_up(const struct gossip_sim *s, size_t i)
 {
     return s->nodes[i].up;
+}
+
+bool gossip_sim_started(const struct gossip_sim *s)
+{
+    return s->all_booted;
 }
 
 bool gossip_sim_stalled(const struct gossip_sim *s, size_t i)

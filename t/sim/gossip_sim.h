@@ -87,6 +87,8 @@ void gossip_sim_set_loss(struct gossip_sim *s, double loss);
 
 size_t gossip_sim_size(const struct gossip_sim *s);
 bool gossip_sim_up(const struct gossip_sim *s, size_t i);
+/* True once every node's initial start (start_spread) has happened. */
+bool gossip_sim_started(const struct gossip_sim *s);
 bool gossip_sim_stalled(const struct gossip_sim *s, size_t i);
 /* The core of node i, or NULL while it is down. */
 struct gossip *gossip_sim_node(struct gossip_sim *s, size_t i);

@@ -65,6 +65,12 @@ bool ViewsAgree(struct gossip_sim *s, size_t *holdouts = nullptr)
 {
     size_t up = 0, bad = 0;
 
+    if (!gossip_sim_started(s)) {
+        if (holdouts != nullptr) {
+            *holdouts = gossip_sim_size(s);
+        }
+        return false;
+    }
     for (size_t i = 0; i < gossip_sim_size(s); i++) {
         up += gossip_sim_up(s, i);
     }
@@ -193,11 +199,9 @@ void RunOutsider(const struct gossip_keyring *cluster_key,
         EXPECT_EQ(st.members[GOSSIP_ALIVE], 9u) << i;
         refused += st.auth_failures + st.wrong_cluster;
     }
-    struct gossip_stats st;
-    gossip_get_stats(gossip_sim_node(s, 9), &st);
+    /* Nobody answers the outsider, so it learns of nobody either. */
     EXPECT_EQ(gossip_member_count(gossip_sim_node(s, 9)), 1u);
     EXPECT_GT(refused, 0u) << "the outsider's join was never refused";
-    EXPECT_GT(st.auth_failures + st.wrong_cluster, 0u);
     gossip_sim_destroy(&s);
 }
 
@@ -441,7 +445,12 @@ TEST_F(Cluster1000, LeaveShowsLeftNotDead)
     EXPECT_NE(t, UINT64_MAX);
     EXPECT_FALSE(ever_dead);
     EXPECT_LT(t - t0, 5 * kS);
+    /* The leaver stops once its announcement is out (5 s at most). */
+    gossip_sim_run_until(sim, t0 + 6 * kS);
     EXPECT_FALSE(gossip_sim_up(sim, 700)) << "the leaver never shut down";
+    EXPECT_TRUE(AllSee(sim, "node-700", [](const struct gossip_member *m) {
+        return m != nullptr && m->state == GOSSIP_LEFT;
+    }));
     Restore(700);
 }
 
