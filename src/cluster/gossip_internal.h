@@ -1,7 +1,8 @@
 /*
  * gossip_internal: the instance struct shared by the core's files
- * (gossip.c: lifecycle, timers, I/O plumbing; gossip_probe.c: failure
- * detection; gossip_state.c: the member state machine and anti-entropy).
+ * (gossip.c: lifecycle, timers, datagram plumbing, dissemination;
+ * gossip_probe.c: failure detection; gossip_state.c: the member state
+ * machine; gossip_sync.c: push-pull, join, re-join over streams).
  * Not part of the API: include gossip.h outside src/cluster/gossip*.c.
  */
 #ifndef RC_CLUSTER_GOSSIP_INTERNAL_H
@@ -152,6 +153,21 @@ size_t gossip_random_members(struct gossip *g, size_t k,
                                           const void *arg, uint64_t now),
                              const void *arg, uint64_t now,
                              struct gossip_node **out);
+
+uint64_t gossip_jitter(struct gossip *g, uint64_t span);
+size_t gossip_body_cap(const struct gossip *g);
+/* Opens an envelope, counting why one was refused; *scratch (malloc'd for
+ * sealed messages) is the caller's to free. */
+bool gossip_open_envelope(struct gossip *g, const uint8_t *buf, size_t len,
+                          uint8_t **scratch, const uint8_t **body,
+                          size_t *blen);
+
+/* gossip_sync.c */
+void gossip_sync_push_pull_tick(struct gossip *g, uint64_t now);
+void gossip_sync_rejoin_tick(struct gossip *g, uint64_t now);
+void gossip_sync_join_retry(struct gossip *g, uint64_t round, uint64_t now);
+void gossip_sync_stream_timeout(struct gossip *g, uint32_t slot, uint64_t id,
+                                uint64_t now);
 
 /* gossip_probe.c */
 void gossip_probe_tick(struct gossip *g, uint64_t now);
