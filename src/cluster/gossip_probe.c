@@ -232,7 +232,12 @@ void gossip_probe_on_ping_req(struct gossip *g,
     ping.seq = r->seq;
     memcpy(ping.node, m->node, sizeof(ping.node));
     gossip_send(g, &m->addr, &ping, NULL);
-    gossip_timer_add(g, now + g->cfg.probe_timeout_ns, GT_RELAY,
+    /* Nack at 80% of the probe timeout, as the Lifeguard paper does (not
+     * memberlist, which waits the full timeout): the requester sent the
+     * ping-req one probe timeout into its interval, so a nack after a full
+     * second timeout arrives after it has already given up and is never
+     * counted, and every failed probe would then look like our fault. */
+    gossip_timer_add(g, now + g->cfg.probe_timeout_ns * 4 / 5, GT_RELAY,
                      (uint32_t)(r - g->relays), r->seq);
 }
 

@@ -155,6 +155,24 @@ TEST(GossipSim, SmallClusterFormsAndDetectsADeath)
     /* N = 20: suspicion min = 4 * log10(20) = 5.2 s, max 31 s; with two
      * confirmations it is near min. */
     EXPECT_LT(t - t0, 15 * kS);
+
+    /* Lifeguard: the probes of the dead node failed, but the relays
+     * nacked them, which shows the prober's own network works: nobody's
+     * health score may have gone up. Without nacks every failed probe
+     * would have cost +1. */
+    uint64_t failures = 0, nack_less = 0;
+    for (size_t i = 0; i < 20; i++) {
+        struct gossip *g = gossip_sim_node(s, i);
+        struct gossip_stats st;
+
+        if (g != nullptr) {
+            gossip_get_stats(g, &st);
+            failures += st.probe_failures;
+            nack_less += st.awareness;
+        }
+    }
+    EXPECT_GT(failures, 0u);
+    EXPECT_EQ(nack_less, 0u);
     gossip_sim_destroy(&s);
 }
 
@@ -304,6 +322,40 @@ TEST(GossipSim, StalledNodeRefutes)
     gossip_get_stats(gossip_sim_node(s, 4), &st);
     EXPECT_GE(st.refutations, 1u);
     EXPECT_TRUE(ViewsAgree(s));
+    gossip_sim_destroy(&s);
+}
+
+/* Lifeguard's local health: a node cut off from everyone fails every
+ * probe and gets no nacks from its relays either, so it blames itself:
+ * its score climbs to the maximum and its probe interval stretches 8x.
+ * The others' probes of it fail too, but their relays nack, so their
+ * scores stay at 0. */
+TEST(GossipSim, IsolatedNodeBlamesItself)
+{
+    struct gossip_sim_config c;
+    std::vector<uint8_t> group(10, 0);
+
+    gossip_sim_config_defaults(&c, 10, 4);
+    struct gossip_sim *s = gossip_sim_create(&c);
+    ASSERT_NE(RunUntil(s, 20 * kS, 100 * kMs, [&] { return ViewsAgree(s); }),
+              UINT64_MAX);
+    group[6] = 1;
+    gossip_sim_partition(s, group.data());
+    gossip_sim_run_until(s, gossip_sim_now(s) + 20 * kS);
+
+    struct gossip_stats st, st2;
+    gossip_get_stats(gossip_sim_node(s, 6), &st);
+    EXPECT_EQ(st.awareness, 7u);
+    gossip_sim_run_until(s, gossip_sim_now(s) + 16 * kS);
+    gossip_get_stats(gossip_sim_node(s, 6), &st2);
+    EXPECT_LE(st2.probes - st.probes, 3u) << "probe interval not stretched";
+    for (size_t i = 0; i < 10; i++) {
+        if (i != 6) {
+            gossip_get_stats(gossip_sim_node(s, i), &st);
+            EXPECT_EQ(st.awareness, 0u) << "node-" << i;
+            EXPECT_GT(st.probes, 30u);
+        }
+    }
     gossip_sim_destroy(&s);
 }
 
