@@ -49,6 +49,7 @@ struct sim_node {
     uint64_t wake_at;             /* queued wake-up; UINT64_MAX: none */
     uint64_t stalled_until;
     uint8_t group;
+    bool udp_blocked;             /* a firewall eating its datagrams */
     struct gossip_addr addr;
     char name[32];
     struct gossip_sim *sim;
@@ -199,6 +200,7 @@ static void sim_send(void *ctx, const struct gossip_addr *to,
     s->tot.datagrams_sent++;
     s->tot.datagram_bytes += len;
     if (dst >= s->cfg.nodes || !reachable(s, n->index, dst) ||
+        n->udp_blocked || s->nodes[dst].udp_blocked ||
         gossip_rand_unit(&s->rng) < s->cfg.loss) {
         s->tot.datagrams_lost++;
         return;
@@ -551,6 +553,11 @@ void gossip_sim_partition(struct gossip_sim *s, const uint8_t *group)
         s->nodes[i].group = group[i];
     }
     s->partitioned = true;
+}
+
+void gossip_sim_block_udp(struct gossip_sim *s, size_t i, bool blocked)
+{
+    s->nodes[i].udp_blocked = blocked;
 }
 
 void gossip_sim_heal(struct gossip_sim *s)

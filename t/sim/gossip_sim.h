@@ -83,6 +83,8 @@ void gossip_sim_stall(struct gossip_sim *s, size_t i, uint64_t duration_ns);
 /* group[i] for every node; traffic between different groups is dropped. */
 void gossip_sim_partition(struct gossip_sim *s, const uint8_t *group);
 void gossip_sim_heal(struct gossip_sim *s);
+/* Drops every datagram to or from node i while blocked; streams pass. */
+void gossip_sim_block_udp(struct gossip_sim *s, size_t i, bool blocked);
 void gossip_sim_set_loss(struct gossip_sim *s, double loss);
 
 size_t gossip_sim_size(const struct gossip_sim *s);

@@ -60,6 +60,31 @@ bool AllSee(struct gossip_sim *s, const char *name,
     return bad == 0;
 }
 
+/* Describes how node i's view differs from the truth (for failures). */
+std::string Disagreement(struct gossip_sim *s, size_t i)
+{
+    struct gossip *g = gossip_sim_node(s, i);
+    std::string out = "node-" + std::to_string(i) + " knows " +
+                      std::to_string(gossip_member_count(g)) + ":";
+    size_t shown = 0;
+
+    for (size_t j = 0; j < gossip_sim_size(s) && shown < 5; j++) {
+        const struct gossip_member *m =
+            gossip_member_find(g, gossip_sim_name(s, j));
+        bool up = gossip_sim_up(s, j);
+
+        if ((m == nullptr) == !up &&
+            (m == nullptr || (m->state == GOSSIP_ALIVE) == up)) {
+            continue;
+        }
+        out += std::string(" ") + gossip_sim_name(s, j) + "=" +
+               (m ? gossip_state_name((enum gossip_state)m->state)
+                  : "missing") + (up ? "(up)" : "(down)");
+        shown++;
+    }
+    return out;
+}
+
 /* Every up node sees exactly the up nodes, all alive. */
 bool ViewsAgree(struct gossip_sim *s, size_t *holdouts = nullptr)
 {
@@ -359,6 +384,45 @@ TEST(GossipSim, IsolatedNodeBlamesItself)
     gossip_sim_destroy(&s);
 }
 
+/* A node whose UDP is firewalled but whose TCP works answers the probes'
+ * TCP fallback ping, so nobody's probe of it fails (memberlist's reason
+ * for the fallback: such a node is confused, not dead). */
+TEST(GossipSim, TcpFallbackKeepsUdpBlockedNodeAlive)
+{
+    struct gossip_sim_config c;
+
+    gossip_sim_config_defaults(&c, 10, 6);
+    struct gossip_sim *s = gossip_sim_create(&c);
+    ASSERT_NE(RunUntil(s, 20 * kS, 100 * kMs, [&] { return ViewsAgree(s); }),
+              UINT64_MAX);
+    uint64_t before = 0, failures_before = 0;
+    for (size_t i = 0; i < 10; i++) {
+        struct gossip_stats st;
+
+        gossip_get_stats(gossip_sim_node(s, i), &st);
+        before += st.fallback_probes;
+        failures_before += i == 5 ? 0 : st.probe_failures;
+    }
+    gossip_sim_block_udp(s, 5, true);
+    gossip_sim_run_until(s, gossip_sim_now(s) + 20 * kS);
+
+    uint64_t after = 0, failures = 0;
+    for (size_t i = 0; i < 10; i++) {
+        struct gossip_stats st;
+
+        gossip_get_stats(gossip_sim_node(s, i), &st);
+        after += st.fallback_probes;
+        failures += i == 5 ? 0 : st.probe_failures;
+    }
+    EXPECT_GT(after, before) << "nobody tried the fallback";
+    EXPECT_EQ(failures, failures_before)
+        << "a probe of the UDP-blocked node failed despite TCP";
+    EXPECT_TRUE(AllSee(s, "node-5", [](const struct gossip_member *m) {
+        return m != nullptr && m->state != GOSSIP_DEAD;
+    }, 5));
+    gossip_sim_destroy(&s);
+}
+
 /* ---- 1,000 nodes ---- */
 
 constexpr size_t kN = 1000;
@@ -578,6 +642,7 @@ TEST_F(Cluster1000, PartitionLongerThanRetentionHealsByItself)
     for (size_t i = 0; i < kN; i++) {
         group[i] = i < kN / 2 ? 0 : 1;
     }
+    uint64_t start = gossip_sim_now(sim);
     gossip_sim_partition(sim, group.data());
     /* Each side declares the other dead and, after the retention, forgets
      * it: nothing will gossip across any more. */
@@ -594,13 +659,29 @@ TEST_F(Cluster1000, PartitionLongerThanRetentionHealsByItself)
     gossip_sim_heal(sim);
     uint64_t t0 = gossip_sim_now(sim);
     size_t holdouts = 0;
-    uint64_t t = RunUntil(sim, t0 + 120 * kS, 1 * kS,
+    /* Side 1 sees no seed, so it re-joins within one rejoin interval (30
+     * s, jittered up to 45 s) and the news spreads by gossip. Gossip alone
+     * leaves a few holes here (half of every retransmission goes to the
+     * side that already knows, so each update gets about half the usual
+     * fan-out); the periodic push-pull (180 s at N = 1000) fills them. */
+    uint64_t t = RunUntil(sim, t0 + 300 * kS, 1 * kS,
                           [&] { return ViewsAgree(sim, &holdouts); });
     EXPECT_NE(t, UINT64_MAX) << holdouts << " nodes still disagree";
+    for (size_t i = 0, shown = 0; t == UINT64_MAX && i < kN && shown < 3;
+         i++) {
+        std::string d = Disagreement(sim, i);
+
+        if (d.find('=') != std::string::npos) {
+            ADD_FAILURE() << d;
+            shown++;
+        }
+    }
     if (t != UINT64_MAX) {
-        /* Side 1 sees no seed, so it re-joins within one rejoin interval
-         * (30 s, jittered to 45 s), then gossip spreads it. */
-        EXPECT_LE(t - t0, 90 * kS);
+        EXPECT_LE(t - t0, 240 * kS);
+        printf("partition: halves forgot each other after %.0f s, views "
+               "agree %.0f s after the heal\n",
+               (double)(forgot - start) / 1e9,
+               (double)(t - t0) / 1e9);
     }
     (void)fp;  /* the partition makes "dead" true: not a false positive */
 }
