@@ -127,9 +127,10 @@ struct gossip_transport {
     void (*stream_open)(void *ctx, uint64_t stream_id,
                         const struct gossip_addr *to,
                         const uint8_t *buf, size_t len);
-    /* Optional: a member was added or changed state, incarnation or
-     * metadata (old_state == new state then), or is about to be reaped
-     * (removed == true; m is valid only during the call). */
+    /* Optional: a member was added (old_state is then GOSSIP_DEAD: it was
+     * nothing to us), changed state, incarnation or metadata (old_state
+     * may equal m->state), or is about to be reaped (removed == true).
+     * m is valid only during the call; self is reported too. */
     void (*member_changed)(void *ctx, const struct gossip_member *m,
                            enum gossip_state old_state, bool removed);
 };
@@ -168,7 +169,9 @@ struct gossip *gossip_create(const struct gossip_config *cfg,
                              uint64_t seed);
 void gossip_destroy(struct gossip **g);
 
-/* Adds self as alive (incarnation 0) and arms the periodic timers. */
+/* Announces self as alive (incarnation 1, as memberlist) and arms the
+ * periodic timers, each at a random offset so that a cluster started at
+ * once does not tick in step. */
 void gossip_start(struct gossip *g, uint64_t now);
 
 /* Push-pull with every seed; retried with exponential backoff until one
