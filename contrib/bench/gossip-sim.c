@@ -18,6 +18,8 @@
  * Same -s seed, same numbers. Usage:
  *   gossip-sim [-n nodes] [-s seed] [-k kills] [-u updates] [-t seconds]
  *              [-l loss] [-S stalled-fraction] [-w traffic-window-s]
+ * The traffic window defaults to one (scaled) push-pull interval, so that
+ * every node's full-state exchange is in it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "cluster/gossip.h"
+#include "cluster/gossip_lifeguard.h"
 #include "cluster/gossip_rand.h"
 #include "gossip_sim.h"
 
@@ -181,7 +184,7 @@ static void totals(struct gossip_sim *s, uint64_t *pkts, uint64_t *bytes)
 int main(int argc, char **argv)
 {
     size_t n = 1000, kills = 5, updates = 5, i;
-    uint64_t seed = 1, fp_secs = 600, window = 60;
+    uint64_t seed = 1, fp_secs = 600, window = 0;
     double loss = 0.05, stalled = 0.01;
     struct gossip_sim_config c;
     struct bench b;
@@ -242,6 +245,10 @@ int main(int argc, char **argv)
     /* Let the formation's broadcasts drain before measuring traffic. */
     gossip_sim_run_until(b.sim, gossip_sim_now(b.sim) + 60 * S);
 
+    if (window == 0) {
+        window = gossip_push_pull_interval_ns(c.base.push_pull_interval_ns,
+                                              n) / S;
+    }
     totals(b.sim, &p0, &b0);
     t0 = gossip_sim_now(b.sim);
     gossip_sim_run_until(b.sim, t0 + window * S);
@@ -333,8 +340,8 @@ int main(int argc, char **argv)
         }
         gossip_sim_set_loss(b.sim, 0);
         printf("false positives (%llu s, loss %.0f%%, %zu nodes stalled 2 s "
-               "per 10 s): %llu dead = %.3f per node-hour; %llu suspicions "
-               "of live nodes\n", (unsigned long long)fp_secs, loss * 100,
+               "per 10 s): %llu dead = %.3f per node-hour; %llu views saw a "
+               "live node as suspect (refuted)\n", (unsigned long long)fp_secs, loss * 100,
                per, (unsigned long long)(b.false_dead - fp0),
                (double)(b.false_dead - fp0) /
                    ((double)n * (double)fp_secs / 3600.0),
