@@ -32,8 +32,13 @@ struct gossip_bcast {
     uint8_t msg[];
 };
 
+struct gossip_bentry {
+    uint64_t key;                 /* transmits, then newest first */
+    struct gossip_bcast *b;
+};
+
 struct gossip_bqueue {
-    struct gossip_bcast **v;      /* sorted: transmits asc, id desc */
+    struct gossip_bentry *v;      /* sorted by key */
     size_t n;
     size_t cap;
     uint64_t next_id;

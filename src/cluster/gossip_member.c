@@ -19,17 +19,14 @@ static uint64_t name_hash(const char *name)
     return XXH3_64bits(name, strlen(name));
 }
 
-/* A slot holds index + 1 in its low half and the top of the name's hash in
- * its high half, so a probe that meets another name usually rejects it
- * without touching that node's memory (one cache miss less per step). */
-static uint64_t slot_make(uint64_t h, size_t idx)
+/* A slot holds the node and the top half of its name's hash, so a probe
+ * that meets another name rejects it without touching that node, and a
+ * hit costs one cache miss for the slot and one for the node. (The sim
+ * runs a thousand tables at once, where every miss goes to DRAM.) */
+static void slot_set(struct gossip_slot *s, struct gossip_node *n)
 {
-    return (h & 0xffffffff00000000ull) | (uint64_t)(idx + 1);
-}
-
-static size_t slot_idx(uint64_t slot)
-{
-    return (size_t)(uint32_t)slot - 1;
+    s->tag = (uint32_t)(n->hash >> 32);
+    s->node = n;
 }
 
 int gossip_members_init(struct gossip_members *t)
@@ -62,9 +59,9 @@ static size_t slot_of(const struct gossip_members *t, uint64_t h,
 {
     size_t s = (size_t)h & t->mask;
 
-    while (t->slots[s] != 0) {
-        if ((t->slots[s] >> 32) == (h >> 32)) {
-            const struct gossip_node *n = t->v[slot_idx(t->slots[s])];
+    while (t->slots[s].node != NULL) {
+        if (t->slots[s].tag == (uint32_t)(h >> 32)) {
+            const struct gossip_node *n = t->slots[s].node;
 
             if (n->hash == h && strcmp(n->m.name, name) == 0) {
                 break;
@@ -81,7 +78,7 @@ struct gossip_node *gossip_members_find(const struct gossip_members *t,
     uint64_t h = name_hash(name);
     size_t s = slot_of(t, h, name);
 
-    return t->slots[s] ? t->v[slot_idx(t->slots[s])] : NULL;
+    return t->slots[s].node;
 }
 
 static void index_rebuild(struct gossip_members *t)
@@ -92,10 +89,10 @@ static void index_rebuild(struct gossip_members *t)
     for (i = 0; i < t->n; i++) {
         size_t s = (size_t)t->v[i]->hash & t->mask;
 
-        while (t->slots[s] != 0) {
+        while (t->slots[s].node != NULL) {
             s = (s + 1) & t->mask;
         }
-        t->slots[s] = slot_make(t->v[i]->hash, i);
+        slot_set(&t->slots[s], t->v[i]);
         t->v[i]->idx = (uint32_t)i;
     }
 }
@@ -114,7 +111,7 @@ static int grow(struct gossip_members *t)
     }
     if ((t->n + 1) * 2 > t->mask + 1) {
         size_t nslots = (t->mask + 1) * 2;
-        uint64_t *slots = calloc(nslots, sizeof(*slots));
+        struct gossip_slot *slots = calloc(nslots, sizeof(*slots));
 
         if (slots == NULL) {
             return -1;
@@ -144,40 +141,29 @@ struct gossip_node *gossip_members_add(struct gossip_members *t,
     node->hash = name_hash(name);
     node->idx = (uint32_t)t->n;
     t->v[t->n++] = node;
-    t->slots[slot_of(t, node->hash, name)] =
-        slot_make(node->hash, node->idx);
+    slot_set(&t->slots[slot_of(t, node->hash, name)], node);
     return node;
-}
-
-static size_t slot_holding(const struct gossip_members *t, uint32_t idx)
-{
-    size_t s = (size_t)t->v[idx]->hash & t->mask;
-
-    while (t->slots[s] == 0 || slot_idx(t->slots[s]) != idx) {
-        s = (s + 1) & t->mask;
-    }
-    return s;
 }
 
 void gossip_members_remove(struct gossip_members *t, struct gossip_node *node)
 {
     uint32_t idx = node->idx, last = (uint32_t)t->n - 1;
-    size_t hole = slot_holding(t, idx), s;
+    size_t hole = slot_of(t, node->hash, node->m.name), s;
 
     /* Backward-shift deletion: pull later members of the run into the
      * hole when the hole lies on their probe path. */
-    t->slots[hole] = 0;
-    for (s = (hole + 1) & t->mask; t->slots[s] != 0; s = (s + 1) & t->mask) {
-        size_t home = (size_t)t->v[slot_idx(t->slots[s])]->hash & t->mask;
+    t->slots[hole].node = NULL;
+    for (s = (hole + 1) & t->mask; t->slots[s].node != NULL;
+         s = (s + 1) & t->mask) {
+        size_t home = (size_t)t->slots[s].node->hash & t->mask;
 
         if (((s - home) & t->mask) >= ((s - hole) & t->mask)) {
             t->slots[hole] = t->slots[s];
-            t->slots[s] = 0;
+            t->slots[s].node = NULL;
             hole = s;
         }
     }
     if (idx != last) {
-        t->slots[slot_holding(t, last)] = slot_make(t->v[last]->hash, idx);
         t->v[idx] = t->v[last];
         t->v[idx]->idx = idx;
     }
@@ -217,24 +203,18 @@ void gossip_members_shuffle(struct gossip_members *t, struct gossip_rand *r)
 
         t->v[i - 1] = t->v[j];
         t->v[j] = tmp;
+        t->v[i - 1]->idx = (uint32_t)(i - 1);
+        t->v[j]->idx = (uint32_t)j;
     }
-    index_rebuild(t);
 }
 
 void gossip_members_swap(struct gossip_members *t, size_t i, size_t j)
 {
-    struct gossip_node *a = t->v[i], *b = t->v[j];
-    size_t sa, sb;
+    struct gossip_node *a = t->v[i];
 
-    if (i == j) {
-        return;
-    }
-    sa = slot_holding(t, (uint32_t)i);
-    sb = slot_holding(t, (uint32_t)j);
-    t->v[i] = b;
+    /* The index points at nodes, not positions: nothing else to fix. */
+    t->v[i] = t->v[j];
     t->v[j] = a;
-    b->idx = (uint32_t)i;
-    a->idx = (uint32_t)j;
-    t->slots[sa] = slot_make(a->hash, j);
-    t->slots[sb] = slot_make(b->hash, i);
+    t->v[i]->idx = (uint32_t)i;
+    t->v[j]->idx = (uint32_t)j;
 }

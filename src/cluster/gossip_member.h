@@ -3,8 +3,9 @@
  * in an array whose order is the probe order.
  *
  * Nodes are heap objects whose address is stable until they are removed;
- * the array holds pointers, and an open-addressing index (XXH3 of the name,
- * linear probing, backward-shift deletion) finds them by name in O(1). The
+ * the array holds pointers, and an open-addressing index of node pointers
+ * (XXH3 of the name, linear probing, backward-shift deletion) finds them by
+ * name in O(1), independent of their position in the array. The
  * array order is shuffled by the prober at the end of every round (SWIM's
  * round-robin probing); removal swaps the last node into the hole.
  */
@@ -28,11 +29,16 @@ struct gossip_node {
     uint32_t susp;                /* suspicion slot + 1; 0: none */
 };
 
+struct gossip_slot {
+    uint32_t tag;                 /* top half of the node's name hash */
+    struct gossip_node *node;     /* NULL: empty */
+};
+
 struct gossip_members {
     struct gossip_node **v;       /* n nodes, probe order */
     size_t n;
     size_t cap;
-    uint64_t *slots;              /* hash top | index + 1; 0: empty */
+    struct gossip_slot *slots;    /* the name index */
     size_t mask;                  /* slots - 1, a power of two minus one */
 };
 
@@ -52,7 +58,7 @@ int gossip_members_set_meta(struct gossip_node *node, const uint8_t *meta,
                             size_t len);
 /* Exchanges the positions of members i and j (probe order). */
 void gossip_members_swap(struct gossip_members *t, size_t i, size_t j);
-/* Fisher-Yates over the array; the index is rebuilt. */
+/* Fisher-Yates over the array. */
 void gossip_members_shuffle(struct gossip_members *t, struct gossip_rand *r);
 
 #ifdef __cplusplus
