@@ -341,7 +341,8 @@ int main(int argc, char **argv)
         gossip_sim_set_loss(b.sim, 0);
         printf("false positives (%llu s, loss %.0f%%, %zu nodes stalled 2 s "
                "per 10 s): %llu dead = %.3f per node-hour; %llu views saw a "
-               "live node as suspect (refuted)\n", (unsigned long long)fp_secs, loss * 100,
+               "live node as suspect (refuted)\n",
+               (unsigned long long)fp_secs, loss * 100,
                per, (unsigned long long)(b.false_dead - fp0),
                (double)(b.false_dead - fp0) /
                    ((double)n * (double)fp_secs / 3600.0),

@@ -322,8 +322,8 @@ void gossip_start(struct gossip *g, uint64_t now)
     gossip_state_alive_msg(g, g->self, &a);
     gossip_broadcast(g, &a, false);
     gossip_state_notify(g, g->self, GOSSIP_DEAD);
-    gossip_timer_add(g, now + gossip_jitter(g, g->cfg.probe_interval_ns), GT_PROBE,
-                     0, 0);
+    gossip_timer_add(g, now + gossip_jitter(g, g->cfg.probe_interval_ns),
+                     GT_PROBE, 0, 0);
     gossip_timer_add(g, now + gossip_jitter(g, g->cfg.gossip_interval_ns),
                      GT_GOSSIP, 0, 0);
     gossip_timer_add(g, now + gossip_jitter(g, g->cfg.push_pull_interval_ns),
@@ -539,7 +539,8 @@ void gossip_on_datagram(struct gossip *g, const struct gossip_addr *from,
 
     g->st.packets_in++;
     g->st.bytes_in += len;
-    if (!g->started || !gossip_open_envelope(g, buf, len, &scratch, &body, &blen)) {
+    if (!g->started ||
+        !gossip_open_envelope(g, buf, len, &scratch, &body, &blen)) {
         return;
     }
     n = gossip_wire_split(body, blen, parts, lens);

@@ -116,7 +116,9 @@ struct gossip_config {
 
 void gossip_config_defaults(struct gossip_config *c);
 
-/* Everything the core sends. ctx is gossip_create()'s ctx. */
+/* Everything the core sends. ctx is gossip_create()'s ctx. The callbacks
+ * must not call back into the instance (report a failed connect later,
+ * from the event loop, through gossip_on_stream_failed()). */
 struct gossip_transport {
     /* Send one datagram (UDP); losing it is fine. */
     void (*send_datagram)(void *ctx, const struct gossip_addr *to,
