@@ -199,6 +199,9 @@ static void sim_send(void *ctx, const struct gossip_addr *to,
 
     s->tot.datagrams_sent++;
     s->tot.datagram_bytes += len;
+    if (len > s->tot.datagram_max) {
+        s->tot.datagram_max = len;
+    }
     if (dst >= s->cfg.nodes || !reachable(s, n->index, dst) ||
         n->udp_blocked || s->nodes[dst].udp_blocked ||
         gossip_rand_unit(&s->rng) < s->cfg.loss) {

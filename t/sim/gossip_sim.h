@@ -101,6 +101,7 @@ struct gossip_sim_totals {
     uint64_t events;
     uint64_t datagrams_sent;      /* handed to the network */
     uint64_t datagram_bytes;
+    uint64_t datagram_max;        /* largest datagram sent, bytes */
     uint64_t datagrams_lost;      /* loss, partitions, down nodes */
     uint64_t streams;
     uint64_t stream_bytes;

@@ -308,6 +308,9 @@ TEST(GossipSim, EncryptedClusterWorks)
             EXPECT_EQ(st.decode_errors, 0u);
         }
     }
+    struct gossip_sim_totals tot;
+    gossip_sim_totals(s, &tot);
+    EXPECT_LE(tot.datagram_max, (uint64_t)GOSSIP_DATAGRAM_MAX);
     gossip_sim_destroy(&s);
     gossip_keyring_destroy(&k);
 }
@@ -496,9 +499,17 @@ uint64_t Cluster1000::formed_at;
 
 TEST_F(Cluster1000, FormedThroughThreeSeeds)
 {
-    /* Every node joined through the same three seeds; forming took... */
+    struct gossip_sim_totals tot;
+
+    /* Every node joined through the same three seeds. */
     EXPECT_LT(formed_at, 40 * kS);
     EXPECT_EQ(watch.false_dead, 0u) << watch.last_false;
+    /* Forming is the heaviest gossip there is (every member's news in
+     * every queue), and still no datagram exceeds the path-MTU budget. */
+    gossip_sim_totals(sim, &tot);
+    EXPECT_LE(tot.datagram_max, (uint64_t)GOSSIP_DATAGRAM_MAX);
+    EXPECT_GT(tot.datagram_max, (uint64_t)GOSSIP_DATAGRAM_MAX - 100)
+        << "compound messages should fill datagrams when news is queued";
 }
 
 TEST_F(Cluster1000, KilledNodeIsDeclaredDeadByEveryMember)
