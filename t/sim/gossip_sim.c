@@ -508,6 +508,8 @@ void gossip_sim_kill(struct gossip_sim *s, size_t i)
 {
     if (s->nodes[i].up) {
         node_down(s, i);
+    } else {
+        s->nodes[i].life++;     /* cancels a pending initial start */
     }
 }
 

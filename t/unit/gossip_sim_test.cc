@@ -353,6 +353,42 @@ TEST(GossipSim, StalledNodeRefutes)
     gossip_sim_destroy(&s);
 }
 
+/* Joining retries with exponential backoff: with every seed down, the
+ * others keep trying at growing intervals (not once a second), and join
+ * as soon as a seed is back. */
+TEST(GossipSim, JoinRetriesWithBackoffUntilASeedAnswers)
+{
+    struct gossip_sim_config c;
+
+    gossip_sim_config_defaults(&c, 8, 9);
+    struct gossip_sim *s = gossip_sim_create(&c);
+    for (size_t i = 0; i < 3; i++) {
+        gossip_sim_kill(s, i);  /* the seeds never come up */
+    }
+    gossip_sim_run_until(s, 60 * kS);
+    struct gossip_stats st;
+    gossip_get_stats(gossip_sim_node(s, 5), &st);
+    /* A down seed refuses the connection at once, so rounds follow the
+     * backoff: 0 s, then +1, +2, +4, +8, +16, +32 s (each jittered to
+     * between half and all of it): at most 7 rounds in 60 s, where a
+     * fixed 1 s retry would make about 60. */
+    EXPECT_GE(st.join_attempts, 3u);
+    EXPECT_LE(st.join_attempts, 7u);
+    EXPECT_EQ(gossip_member_count(gossip_sim_node(s, 5)), 1u);
+
+    gossip_sim_restart(s, 1);
+    uint64_t t = RunUntil(s, gossip_sim_now(s) + 120 * kS, 500 * kMs, [&] {
+        for (size_t i = 3; i < 8; i++) {
+            if (gossip_member_count(gossip_sim_node(s, i)) != 6) {
+                return false;
+            }
+        }
+        return true;
+    });
+    EXPECT_NE(t, UINT64_MAX) << "nodes did not join once a seed was back";
+    gossip_sim_destroy(&s);
+}
+
 /* Lifeguard's local health: a node cut off from everyone fails every
  * probe and gets no nacks from its relays either, so it blames itself:
  * its score climbs to the maximum and its probe interval stretches 8x.
