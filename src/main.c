@@ -22,6 +22,7 @@
 
 #include "cache/cache.h"
 #include "cache/crawler.h"
+#include "cluster/cluster.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
@@ -34,6 +35,8 @@
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
+
+#define CLUSTER_LEAVE_MS 2000     /* longest wait for a graceful leave */
 
 #define CLOCK_TICK_MS 100         /* clock re-read period */
 #define MAX_MULTIGET_LINE (4 * 1024 * 1024)
@@ -156,6 +159,33 @@ static int setup_cache(const struct settings *s)
     return crawler_start(&cr);
 }
 
+/* Starts the gossip layer on -l's first interface and -p. */
+static int start_cluster(struct settings *s)
+{
+    char host[256] = "";
+
+    if (s->interfaces != NULL) {
+        const char *first = s->interfaces;
+        size_t n = strcspn(first, ", ");
+
+        if (first[0] == '[') {
+            const char *end = memchr(first, ']', n);
+
+            n = end != NULL ? (size_t)(end - first + 1) : n;
+        } else if (memchr(first, ':', n) != NULL) {
+            n = (size_t)((const char *)memchr(first, ':', n) - first);
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)n, first);
+        if (host[0] == '[') {
+            memmove(host, host + 1, strlen(host));
+            host[strcspn(host, "]")] = '\0';
+        }
+    }
+    s->gossip.bind_host = host[0] != '\0' ? host : NULL;
+    s->gossip.client_port = s->port;
+    return cluster_start(&s->gossip);
+}
+
 int main(int argc, char **argv)
 {
     static struct settings s;     /* read by stats and dispatch */
@@ -250,8 +280,15 @@ int main(int argc, char **argv)
     event_add(sigterm_ev, NULL);
     event_add(sigint_ev, NULL);
 
+    if (s.cluster && start_cluster(&s) != 0) {
+        return 1;
+    }
+
     event_base_dispatch(main_base);
 
+    /* Leave the cluster first, so members see `left` while we still
+     * answer; bounded so a stop never hangs. */
+    cluster_stop(CLUSTER_LEAVE_MS);
     listener_teardown();
     worker_teardown();
     crawler_stop();

@@ -311,6 +311,11 @@ void text_parse(char *line, const struct text_options *o,
     case 'c':
         if (is(r, "cas")) {
             parse_store(r, TEXT_CAS);
+        } else if (is(r, "cluster")) {
+            /* Admin commands of the cluster; the subcommand is the word
+             * after it (dispatch answers an unknown one). */
+            r->cmd = TEXT_CLUSTER;
+            r->stats_group = r->ntokens > 2 ? r->tokens[1].value : NULL;
         } else {
             fail(r, "ERROR");
         }

@@ -61,6 +61,7 @@ enum text_cmd {
     TEXT_VERBOSITY,
     TEXT_QUIT,
     TEXT_SHUTDOWN,
+    TEXT_CLUSTER,                 /* cluster <subcommand>: stats_group */
 };
 
 enum text_store_mode {            /* same order as cache_store_mode */

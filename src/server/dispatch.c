@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "proto/meta.h"
 #include "proto/text.h"
 #include "server/dispatch_meta.h"
@@ -227,6 +228,39 @@ static void do_touch(struct conn *c, struct text_request *r)
     }
 }
 
+/* `cluster members`: one line per member, from the RCU-published view. */
+static void do_cluster(struct conn *c, struct text_request *r)
+{
+    const struct cluster_view *v;
+    uint64_t now = cluster_now_ns();
+    size_t i;
+
+    if (r->stats_group == NULL || strcmp(r->stats_group, "members") != 0) {
+        conn_out_line(c, "CLIENT_ERROR usage: cluster members");
+        return;
+    }
+    if (!cluster_enabled()) {
+        conn_out_line(c, "SERVER_ERROR cluster not enabled");
+        return;
+    }
+    rcu_read_lock();
+    v = cluster_view();
+    for (i = 0; v != NULL && i < v->n; i++) {
+        const struct cluster_member *m = &v->members[i];
+        char line[GOSSIP_NAME_MAX + 160];
+        uint64_t age = now > m->changed_ns ? now - m->changed_ns : 0;
+
+        snprintf(line, sizeof(line), "MEMBER %s %s %s %u %llu.%03llu",
+                 m->name, m->client_addr, gossip_state_name(m->state),
+                 (unsigned)m->incarnation,
+                 (unsigned long long)(age / 1000000000u),
+                 (unsigned long long)(age / 1000000u % 1000));
+        conn_out_line(c, line);
+    }
+    rcu_read_unlock_annotated();
+    conn_out_line(c, "END");
+}
+
 static void on_line(struct conn *c, char *line, size_t len)
 {
     struct text_request r;
@@ -285,6 +319,9 @@ static void on_line(struct conn *c, char *line, size_t len)
         break;
     case TEXT_QUIT:
         conn_close_after_write(c);
+        break;
+    case TEXT_CLUSTER:
+        do_cluster(c, &r);
         break;
     case TEXT_SHUTDOWN:
         if (!cfg->shutdown_enabled) {

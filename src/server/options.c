@@ -99,6 +99,26 @@ static void usage(void)
            "(default: 1m, min: 1k, max: 1024m)\n"
            "-F, --disable-flush-all   disable flush_all command\n"
            "-A, --enable-shutdown     enable ascii \"shutdown\" command\n"
+           "cluster (off unless --join or --gossip-port is given):\n"
+           "--join=<host:port,...>    gossip seeds to join through\n"
+           "--gossip-port=<num>       gossip UDP and TCP port (default: 7946)\n"
+           "--node-name=<name>        unique name (default: the advertised "
+           "host:port)\n"
+           "--advertise=<host:port>   address clients reach this node at "
+           "(default: -l's\n"
+           "                          first address and -p)\n"
+           "--cluster-name=<name>     nodes of other clusters are ignored\n"
+           "--cluster-key-file=<file> AES-256 keys, 64 hex digits a line, "
+           "first primary:\n"
+           "                          every gossip message is encrypted and "
+           "authenticated\n"
+           "--gossip-probe-interval=<ms> (1000), --gossip-probe-timeout=<ms> "
+           "(500),\n"
+           "--gossip-interval=<ms> (200), --gossip-nodes=<n> (3),\n"
+           "--gossip-indirect-checks=<n> (3), --gossip-push-pull-interval=<ms> "
+           "(30000),\n"
+           "--gossip-suspicion-mult=<n> (4), --gossip-dead-retention=<ms> "
+           "(60000)\n"
            "-o, --extended            comma separated list of extended "
            "options:\n"
            "   - hashpower:           an integer multiplier for how large "
@@ -190,6 +210,15 @@ static int parse_extended(char *list, struct settings *s)
     return -1;
 }
 
+enum {                            /* long options without a letter */
+    OPT_JOIN = 256, OPT_GOSSIP_PORT, OPT_NODE_NAME, OPT_ADVERTISE,
+    OPT_CLUSTER_NAME, OPT_KEY_FILE,
+    /* numeric from here on */
+    OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
+    OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
+    OPT_RETENTION,
+};
+
 static const struct option long_opts[] = {
     { "port", required_argument, NULL, 'p' },
     { "udp-port", required_argument, NULL, 'U' },
@@ -218,8 +247,55 @@ static const struct option long_opts[] = {
     { "extended", required_argument, NULL, 'o' },
     { "enable-sasl", no_argument, NULL, 'S' },
     { "auth-file", required_argument, NULL, 'Y' },
+    { "join", required_argument, NULL, OPT_JOIN },
+    { "gossip-port", required_argument, NULL, OPT_GOSSIP_PORT },
+    { "node-name", required_argument, NULL, OPT_NODE_NAME },
+    { "advertise", required_argument, NULL, OPT_ADVERTISE },
+    { "cluster-name", required_argument, NULL, OPT_CLUSTER_NAME },
+    { "cluster-key-file", required_argument, NULL, OPT_KEY_FILE },
+    { "gossip-probe-interval", required_argument, NULL, OPT_PROBE_INTERVAL },
+    { "gossip-probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT },
+    { "gossip-interval", required_argument, NULL, OPT_GOSSIP_INTERVAL },
+    { "gossip-nodes", required_argument, NULL, OPT_GOSSIP_NODES },
+    { "gossip-indirect-checks", required_argument, NULL, OPT_INDIRECT },
+    { "gossip-push-pull-interval", required_argument, NULL, OPT_PUSH_PULL },
+    { "gossip-suspicion-mult", required_argument, NULL, OPT_SUSPICION },
+    { "gossip-dead-retention", required_argument, NULL, OPT_RETENTION },
     { NULL, 0, NULL, 0 },
 };
+
+/* The cluster options (long only). Numbers are milliseconds or counts,
+ * all positive. */
+static int parse_cluster_option(int c, const char *arg, struct settings *s)
+{
+    struct cluster_options *o = &s->gossip;
+    uint32_t n = 0;
+
+    if (c >= OPT_PROBE_INTERVAL || c == OPT_GOSSIP_PORT) {
+        if (!num_parse_u32(arg, &n) || n == 0 ||
+            (c == OPT_GOSSIP_PORT && n > 65535)) {
+            fprintf(stderr, "Invalid value for a cluster option: %s\n", arg);
+            return OPTIONS_EXIT_USAGE;
+        }
+    }
+    switch (c) {
+    case OPT_JOIN: o->join = arg; s->cluster = true; break;
+    case OPT_GOSSIP_PORT: o->gossip_port = (int)n; s->cluster = true; break;
+    case OPT_NODE_NAME: o->node_name = arg; break;
+    case OPT_ADVERTISE: o->advertise = arg; break;
+    case OPT_CLUSTER_NAME: o->cluster_name = arg; break;
+    case OPT_KEY_FILE: o->key_file = arg; break;
+    case OPT_PROBE_INTERVAL: o->probe_interval_ms = n; break;
+    case OPT_PROBE_TIMEOUT: o->probe_timeout_ms = n; break;
+    case OPT_GOSSIP_INTERVAL: o->gossip_interval_ms = n; break;
+    case OPT_GOSSIP_NODES: o->gossip_nodes = n; break;
+    case OPT_INDIRECT: o->indirect_checks = n; break;
+    case OPT_PUSH_PULL: o->push_pull_interval_ms = n; break;
+    case OPT_SUSPICION: o->suspicion_mult = n; break;
+    default: o->dead_retention_ms = n; break;
+    }
+    return -1;
+}
 
 int options_parse(int argc, char **argv, struct settings *s)
 {
@@ -373,6 +449,13 @@ int options_parse(int argc, char **argv, struct settings *s)
             }
             break;
         default:
+            if (c >= OPT_JOIN) {
+                rc = parse_cluster_option(c, optarg, s);
+                if (rc >= 0) {
+                    return rc;
+                }
+                break;
+            }
             fprintf(stderr, "Illegal argument \"%c\"\n", optopt ? optopt : '?');
             return 1;
         }

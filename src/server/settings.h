@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/cluster.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -44,6 +46,8 @@ struct settings {
     size_t slab_page_size;        /* 1 MiB, as memcached */
     bool lru_crawler;             /* !-o no_lru_crawler */
     unsigned lru_crawler_sleep;   /* -o lru_crawler_sleep, microseconds */
+    bool cluster;                 /* --join or --gossip-port given */
+    struct cluster_options gossip;    /* the cluster options */
 };
 
 #ifdef __cplusplus

@@ -17,6 +17,7 @@
 
 #include "cache/cache.h"
 #include "cache/slab.h"
+#include "cluster/cluster.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
@@ -266,6 +267,47 @@ void stats_reset_all(void)
     reset();
 }
 
+/* `stats cluster`: membership counts and the gossip layer's counters, as
+ * of the last view the gossip thread published (at most a second old). */
+static void cluster_group(struct stats_sink *c)
+{
+    const struct cluster_view *v;
+    struct gossip_stats st;
+
+    stat_str(c, "cluster_enabled", cluster_enabled() ? "yes" : "no");
+    rcu_read_lock();
+    v = cluster_view();
+    if (v == NULL) {
+        rcu_read_unlock_annotated();
+        return;
+    }
+    st = v->stats;
+    rcu_read_unlock_annotated();
+    stat_u64(c, "members_alive", st.members[GOSSIP_ALIVE]);
+    stat_u64(c, "members_suspect", st.members[GOSSIP_SUSPECT]);
+    stat_u64(c, "members_dead", st.members[GOSSIP_DEAD]);
+    stat_u64(c, "members_left", st.members[GOSSIP_LEFT]);
+    stat_u64(c, "probes", st.probes);
+    stat_u64(c, "probe_failures", st.probe_failures);
+    stat_u64(c, "indirect_probes", st.indirect_probes);
+    stat_u64(c, "fallback_probes", st.fallback_probes);
+    stat_u64(c, "suspicions", st.suspicions);
+    stat_u64(c, "deaths", st.deaths);
+    stat_u64(c, "refutations", st.refutations);
+    stat_u64(c, "push_pulls", st.push_pulls);
+    stat_u64(c, "join_attempts", st.join_attempts);
+    stat_u64(c, "msgs_in", st.msgs_in);
+    stat_u64(c, "msgs_out", st.msgs_out);
+    stat_u64(c, "packets_in", st.packets_in);
+    stat_u64(c, "packets_out", st.packets_out);
+    stat_u64(c, "bytes_in", st.bytes_in);
+    stat_u64(c, "bytes_out", st.bytes_out);
+    stat_u64(c, "auth_failures", st.auth_failures);
+    stat_u64(c, "wrong_cluster", st.wrong_cluster);
+    stat_u64(c, "decode_errors", st.decode_errors);
+    stat_u64(c, "awareness", st.awareness);
+}
+
 int stats_emit_group(struct stats_sink *sink, const char *group)
 {
     if (group == NULL) {
@@ -278,6 +320,8 @@ int stats_emit_group(struct stats_sink *sink, const char *group)
         slabs_group(sink, true);
     } else if (strcmp(group, "sizes") == 0) {
         stat_str(sink, "sizes_status", "disabled");
+    } else if (strcmp(group, "cluster") == 0) {
+        cluster_group(sink);
     } else {
         return -1;
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "cluster/cluster.h"
 #include "net/conn.h"
 #include "server/auth.h"
 #include "server/binary.h"
@@ -103,6 +104,13 @@ int stats_emit_group(struct stats_sink *sink, const char *group)
 }
 
 void stats_reset_all(void) {}
+
+/* ---- no cluster here ---------------------------------------------------- */
+
+bool cluster_enabled(void) { return false; }
+const struct cluster_view *cluster_view(void) { return NULL; }
+uint64_t cluster_now_ns(void) { return 0; }
+const char *gossip_state_name(enum gossip_state s) { (void)s; return "alive"; }
 
 /* ---- the driver --------------------------------------------------------- */
 
