@@ -1,0 +1,305 @@
+// Membership with real processes: five daemons on 127.0.0.1 with short
+// gossip timings form one cluster through one seed; kill -9, SIGSTOP,
+// SIGTERM and a restart do what the issue says; nodes with another key or
+// another cluster name stay out and change nobody's view.
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon_util.h"
+#include "harness.h"
+
+namespace {
+
+using rc_test::Client;
+using rc_test::Daemon;
+
+// Short timings: probe every 100 ms; the smallest suspicion timeout is
+// then 4 * 100 ms = 400 ms, the largest 6 times that.
+const std::vector<std::string> kTimings = {
+    "--gossip-probe-interval", "100", "--gossip-probe-timeout", "50",
+    "--gossip-interval",       "50",  "--gossip-push-pull-interval", "1000",
+};
+constexpr int kDeadBoundMs = 8000;  // 2.4 s suspicion + probing + slack
+
+struct Member {
+  std::string state;
+  unsigned incarnation = 0;
+};
+
+// name -> state as `cluster members` on port shows it.
+std::map<std::string, Member> View(int port) {
+  std::map<std::string, Member> v;
+  Client c(port);
+  if (!c.ok()) return v;
+  std::string out = c.cmd("cluster members\r\n", "END\r\n");
+  size_t at = 0;
+  while ((at = out.find("MEMBER ", at)) != std::string::npos) {
+    size_t eol = out.find("\r\n", at);
+    char name[128], addr[128], state[16];
+    unsigned inc = 0;
+    if (sscanf(out.substr(at, eol - at).c_str(), "MEMBER %127s %127s %15s %u", name, addr, state,
+               &inc) == 4)
+      v[name] = Member{state, inc};
+    at = eol;
+  }
+  return v;
+}
+
+bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
+  long long end = rc_test::now_ms() + timeout_ms;
+  while (rc_test::now_ms() < end) {
+    if (cond()) return true;
+    rc_test::sleep_ms(50);
+  }
+  return cond();
+}
+
+struct Node {
+  std::string name;
+  int gossip_port = 0;
+  std::unique_ptr<Daemon> d;
+};
+
+std::unique_ptr<Daemon> StartNode(const std::string& name, int gossip_port,
+                                  const std::vector<std::string>& extra) {
+  std::vector<std::string> args = {"--node-name", name, "--gossip-port",
+                                   std::to_string(gossip_port)};
+  args.insert(args.end(), kTimings.begin(), kTimings.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  return rc_dt::start_daemon(args);
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    nodes_ = new std::vector<Node>(5);
+    for (int i = 0; i < 5; i++) {
+      Node& n = (*nodes_)[i];
+      n.name = "node" + std::to_string(i);
+      n.gossip_port = rc_test::find_free_port();
+      std::vector<std::string> join;
+      if (i > 0) join = {"--join", "127.0.0.1:" + std::to_string((*nodes_)[0].gossip_port)};
+      n.d = StartNode(n.name, n.gossip_port, join);
+    }
+  }
+  static void TearDownTestSuite() {
+    delete nodes_;
+    nodes_ = nullptr;
+  }
+  void SetUp() override {
+    for (const Node& n : *nodes_) ASSERT_NE(n.d, nullptr) << n.name << " did not start";
+  }
+
+  static Node& node(int i) { return (*nodes_)[i]; }
+
+  // Whether every running node but `except` sees name in state.
+  static bool AllSee(const std::string& name, const std::string& state, int except = -1) {
+    for (int i = 0; i < 5; i++) {
+      if (i == except || !node(i).d || node(i).d->exited()) continue;
+      auto v = View(node(i).d->port());
+      auto it = v.find(name);
+      if (it == v.end() || it->second.state != state) return false;
+    }
+    return true;
+  }
+
+  static std::vector<Node>* nodes_;
+};
+std::vector<Node>* ClusterTest::nodes_ = nullptr;
+
+TEST_F(ClusterTest, FiveNodesFormOneClusterThroughOneSeed) {
+  bool formed = WaitFor(
+      [] {
+        for (int i = 0; i < 5; i++) {
+          auto v = View(node(i).d->port());
+          int alive = 0;
+          for (auto& kv : v) alive += kv.second.state == "alive";
+          if (alive != 5) return false;
+        }
+        return true;
+      },
+      10000);
+  EXPECT_TRUE(formed);
+  // Each node lists every other by name with its client address.
+  auto v = View(node(3).d->port());
+  for (int i = 0; i < 5; i++) EXPECT_EQ(1u, v.count(node(i).name)) << node(i).name;
+  Client c(node(2).d->port());
+  std::string st = c.cmd("stats cluster\r\n", "END\r\n");
+  EXPECT_NE(std::string::npos, st.find("STAT members_alive 5\r\n")) << st;
+}
+
+TEST_F(ClusterTest, PausedShorterThanSuspicionIsNeverDead) {
+  ASSERT_TRUE(WaitFor([] { return AllSee("node1", "alive"); }, 10000));
+  pid_t pid = node(1).d->pid();
+  bool ever_dead = false;
+  auto seen_dead = [] {
+    for (int i = 0; i < 5; i++)
+      if (i != 1 && View(node(i).d->port())["node1"].state == "dead") return true;
+    return false;
+  };
+  ASSERT_EQ(0, rc_dt::kill_one(pid, SIGSTOP));
+  long long until = rc_test::now_ms() + 300;  // under the 400 ms minimum
+  while (rc_test::now_ms() < until) {
+    ever_dead |= seen_dead();
+    rc_test::sleep_ms(20);
+  }
+  ASSERT_EQ(0, rc_dt::kill_one(pid, SIGCONT));
+  // It refutes any suspicion and is alive everywhere again.
+  long long back_by = rc_test::now_ms() + 5000;
+  bool back = false;
+  while (!back && rc_test::now_ms() < back_by) {
+    ever_dead |= seen_dead();
+    back = AllSee("node1", "alive");
+  }
+  EXPECT_FALSE(ever_dead);
+  EXPECT_TRUE(back);
+}
+
+TEST_F(ClusterTest, KillNineIsDeadEverywhereWithinTheBound) {
+  ASSERT_TRUE(WaitFor([] { return AllSee("node4", "alive"); }, 10000));
+  long long t0 = rc_test::now_ms();
+  node(4).d->signal(SIGKILL);
+  node(4).d->wait_exit(2000);
+  bool dead = WaitFor([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs);
+  long long took = rc_test::now_ms() - t0;
+  EXPECT_TRUE(dead) << "not dead everywhere after " << took << " ms";
+  printf("kill -9: dead everywhere after %lld ms (bound %d ms)\n", took, kDeadBoundMs);
+}
+
+TEST_F(ClusterTest, RestartWithTheSameNameIsAliveWithAHigherIncarnation) {
+  ASSERT_TRUE(WaitFor([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs));
+  unsigned before = View(node(0).d->port())["node4"].incarnation;
+  node(4).d = StartNode("node4", node(4).gossip_port,
+                        {"--join", "127.0.0.1:" + std::to_string(node(0).gossip_port)});
+  ASSERT_NE(node(4).d, nullptr);
+  EXPECT_TRUE(WaitFor([] { return AllSee("node4", "alive"); }, 10000));
+  for (int i = 0; i < 4; i++)
+    EXPECT_GT(View(node(i).d->port())["node4"].incarnation, before) << node(i).name;
+}
+
+TEST_F(ClusterTest, SigtermShowsLeft) {
+  ASSERT_TRUE(WaitFor([] { return AllSee("node2", "alive"); }, 10000));
+  node(2).d->signal(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(node(2).d->wait_exit(5000)));
+  EXPECT_TRUE(WaitFor([] { return AllSee("node2", "left", 2); }, 3000));
+  // And it never turns dead afterwards.
+  rc_test::sleep_ms(1500);
+  EXPECT_TRUE(AllSee("node2", "left", 2));
+}
+
+// ---- outsiders -----------------------------------------------------------
+
+std::string WriteFile(const std::string& body) {
+  char tmpl[] = "/tmp/rc_cluster_XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) return "";
+  if (write(fd, body.data(), body.size()) != (ssize_t)body.size()) return "";
+  close(fd);
+  return tmpl;
+}
+
+// A cluster of three with one setting; an outsider with another tries to
+// join through every one of them. It must stay out of every view, and the
+// insiders must stay exactly as they were.
+void ExpectOutsiderStaysOut(const std::vector<std::string>& inside,
+                            const std::vector<std::string>& outside) {
+  std::vector<Node> ns(3);
+  for (int i = 0; i < 3; i++) {
+    ns[i].name = "in" + std::to_string(i);
+    ns[i].gossip_port = rc_test::find_free_port();
+    std::vector<std::string> args = inside;
+    if (i > 0) {
+      args.push_back("--join");
+      args.push_back("127.0.0.1:" + std::to_string(ns[0].gossip_port));
+    }
+    ns[i].d = StartNode(ns[i].name, ns[i].gossip_port, args);
+    ASSERT_NE(ns[i].d, nullptr);
+  }
+  auto all_alive = [&] {
+    for (auto& n : ns) {
+      auto v = View(n.d->port());
+      if (v.size() != 3) return false;
+      for (auto& kv : v)
+        if (kv.second.state != "alive") return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(WaitFor(all_alive, 10000));
+  std::string seeds;
+  for (auto& n : ns) seeds += (seeds.empty() ? "" : ",") + ("127.0.0.1:" + std::to_string(n.gossip_port));
+  std::vector<std::string> args = outside;
+  args.push_back("--join");
+  args.push_back(seeds);
+  auto intruder = StartNode("intruder", rc_test::find_free_port(), args);
+  ASSERT_NE(intruder, nullptr);
+  rc_test::sleep_ms(2500);  // several probe, gossip and push-pull rounds
+  for (auto& n : ns) {
+    auto v = View(n.d->port());
+    EXPECT_EQ(0u, v.count("intruder")) << n.name;
+    EXPECT_EQ(3u, v.size()) << n.name;
+  }
+  EXPECT_TRUE(all_alive());
+  auto mine = View(intruder->port());
+  EXPECT_EQ(1u, mine.size()) << "the intruder sees only itself";
+  // The insiders counted what they dropped.
+  Client c(ns[0].d->port());
+  std::string st = c.cmd("stats cluster\r\n", "END\r\n");
+  bool counted = st.find("STAT auth_failures 0\r\n") == std::string::npos ||
+                 st.find("STAT wrong_cluster 0\r\n") == std::string::npos;
+  EXPECT_TRUE(counted) << st;
+}
+
+TEST(ClusterOutsiders, WrongKeyStaysOut) {
+  std::string k1 = WriteFile(std::string(64, 'a') + "\n");
+  std::string k2 = WriteFile(std::string(64, 'b') + "\n");
+  ExpectOutsiderStaysOut({"--cluster-key-file", k1}, {"--cluster-key-file", k2});
+  // Without any key, an outsider cannot talk to a keyed cluster either.
+  ExpectOutsiderStaysOut({"--cluster-key-file", k1}, {});
+  unlink(k1.c_str());
+  unlink(k2.c_str());
+}
+
+TEST(ClusterOutsiders, OtherClusterNameStaysOut) {
+  ExpectOutsiderStaysOut({"--cluster-name", "alpha"}, {"--cluster-name", "beta"});
+  // The name binds keyed messages too: same key, other name.
+  std::string k = WriteFile(std::string(64, 'c') + "\n");
+  ExpectOutsiderStaysOut({"--cluster-name", "alpha", "--cluster-key-file", k},
+                         {"--cluster-name", "beta", "--cluster-key-file", k});
+  unlink(k.c_str());
+}
+
+TEST(ClusterOptions, OffByDefaultAndClearErrors) {
+  // Without cluster options there is no gossip socket and no cluster.
+  auto d = rc_dt::start_daemon();
+  ASSERT_NE(d, nullptr);
+  Client c(d->port());
+  EXPECT_EQ("SERVER_ERROR cluster not enabled\r\n", c.cmd("cluster members\r\n"));
+  EXPECT_EQ("STAT cluster_enabled no\r\nEND\r\n", c.cmd("stats cluster\r\n", "END\r\n"));
+  std::string rc = rc_test::ringcached_path();
+  auto r = rc_dt::run_program({rc, "-p", "0", "-u", "root", "--gossip-port", "0"});
+  EXPECT_EQ(64, r.exit_code()) << r.describe();
+  std::string port = std::to_string(rc_test::find_free_port());
+  std::string bad = WriteFile("not a key\n");
+  r = rc_dt::run_program({rc, "-l", "127.0.0.1", "-p", port, "-u", "root", "--gossip-port",
+                          std::to_string(rc_test::find_free_port()), "--cluster-key-file", bad});
+  EXPECT_NE(0, r.exit_code()) << r.describe();
+  EXPECT_NE(std::string::npos, r.err.find("64 hex digits")) << r.describe();
+  unlink(bad.c_str());
+  // Listening everywhere needs to be told what address to advertise.
+  r = rc_dt::run_program({rc, "-p", port, "-u", "root", "--gossip-port",
+                          std::to_string(rc_test::find_free_port())});
+  EXPECT_NE(0, r.exit_code()) << r.describe();
+  EXPECT_NE(std::string::npos, r.err.find("--advertise")) << r.describe();
+}
+
+}  // namespace
