@@ -30,6 +30,8 @@
 #include "util/log.h"
 
 #define STREAM_MAX (8u << 20)     /* largest stream message accepted */
+#define STREAM_CHUNK 65536        /* input buffers grow as bytes arrive */
+#define INBOUND_MAX 32            /* concurrent inbound streams */
 #define VIEW_REFRESH_MS 1000      /* counters in the view at least this fresh */
 #define DATAGRAMS_PER_EVENT 64
 
@@ -46,7 +48,7 @@ struct stream {
     uint8_t hdr[4];
     size_t hdr_got;
     uint8_t *in;
-    size_t in_len, in_got;
+    size_t in_len, in_got, in_cap;
 };
 
 static struct {
@@ -65,6 +67,7 @@ static struct {
     unsigned leave_timeout_ms;    /* written before waking the thread */
     bool dirty;
     struct stream *streams;
+    unsigned inbound;             /* open inbound streams */
 } cl = { .udp_fd = -1, .tcp_fd = -1, .wake_fd = -1 };
 
 static struct cluster_view *current;  /* RCU-published */
@@ -250,6 +253,9 @@ static void stream_close(struct stream *s)
             break;
         }
     }
+    if (!s->outbound) {
+        cl.inbound--;
+    }
     event_free(s->ev);
     close(s->fd);
     free(s->out);
@@ -347,7 +353,20 @@ static void on_stream(evutil_socket_t fd, short what, void *arg)
     if (s->hdr_got < 4) {
         n = read(fd, s->hdr + s->hdr_got, 4 - s->hdr_got);
     } else {
-        n = read(fd, s->in + s->in_got, s->in_len - s->in_got);
+        /* Memory follows the bytes actually received, so announcing a
+         * large message costs a peer as much as sending it. */
+        if (s->in_got == s->in_cap) {
+            size_t cap = s->in_cap * 2 < s->in_len ? s->in_cap * 2 : s->in_len;
+            uint8_t *grown = realloc(s->in, cap);
+
+            if (grown == NULL) {
+                stream_failed(s);
+                return;
+            }
+            s->in = grown;
+            s->in_cap = cap;
+        }
+        n = read(fd, s->in + s->in_got, s->in_cap - s->in_got);
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
@@ -363,8 +382,9 @@ static void on_stream(evutil_socket_t fd, short what, void *arg)
         }
         s->in_len = (size_t)s->hdr[0] << 24 | (size_t)s->hdr[1] << 16 |
                     (size_t)s->hdr[2] << 8 | s->hdr[3];
+        s->in_cap = s->in_len < STREAM_CHUNK ? s->in_len : STREAM_CHUNK;
         if (s->in_len == 0 || s->in_len > STREAM_MAX ||
-            (s->in = malloc(s->in_len)) == NULL) {
+            (s->in = malloc(s->in_cap)) == NULL) {
             stream_failed(s);
             return;
         }
@@ -476,11 +496,16 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         if (c < 0) {
             return;
         }
+        if (cl.inbound >= INBOUND_MAX) {
+            close(c);             /* a flood cannot hold more memory */
+            continue;
+        }
         s = stream_new(c, false);
         if (s == NULL) {
             close(c);
             continue;
         }
+        cl.inbound++;
         to_gossip_addr((struct sockaddr *)&ss, &s->peer);
         rearm(s);
     }

@@ -2,7 +2,10 @@
 // gossip timings form one cluster through one seed; kill -9, SIGSTOP,
 // SIGTERM and a restart do what the issue says; nodes with another key or
 // another cluster name stay out and change nobody's view.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -276,6 +279,51 @@ TEST(ClusterOutsiders, OtherClusterNameStaysOut) {
   ExpectOutsiderStaysOut({"--cluster-name", "alpha", "--cluster-key-file", k},
                          {"--cluster-name", "beta", "--cluster-key-file", k});
   unlink(k.c_str());
+}
+
+// Junk on the gossip port: random datagrams, and many TCP streams that
+// announce the largest message and send a little. The node keeps its view
+// and its memory, and keeps serving clients.
+TEST(ClusterRobustness, GossipPortSurvivesJunk) {
+  int g0 = rc_test::find_free_port(), g1 = rc_test::find_free_port();
+  auto a = StartNode("a", g0, {});
+  auto b = StartNode("b", g1, {"--join", "127.0.0.1:" + std::to_string(g0)});
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto two_alive = [&] {
+    auto v = View(a->port());
+    return v.size() == 2 && v["a"].state == "alive" && v["b"].state == "alive";
+  };
+  ASSERT_TRUE(WaitFor(two_alive, 10000));
+  long rss0 = rc_dt::vmrss_kb(a->pid());
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons((uint16_t)g0);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 2000; i++) {
+    std::string junk = rc_dt::random_bytes(1 + i % 1400, (uint64_t)i);
+    sendto(u, junk.data(), junk.size(), 0, (sockaddr*)&to, sizeof(to));
+  }
+  close(u);
+  std::vector<int> fds;
+  for (int i = 0; i < 100; i++) {
+    int fd = rc_dt::connect_tcp("127.0.0.1", g0);
+    if (fd < 0) continue;
+    std::string msg = std::string("\x00\x80\x00\x00", 4) + rc_dt::random_bytes(1000, 99);
+    if (write(fd, msg.data(), msg.size()) < 0) {
+    }
+    fds.push_back(fd);
+  }
+  rc_test::sleep_ms(1000);
+  long rss1 = rc_dt::vmrss_kb(a->pid());
+  EXPECT_LT(rss1 - rss0, 32 * 1024) << "RSS grew from " << rss0 << " to " << rss1 << " KiB";
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(two_alive());
+  Client c(a->port());
+  EXPECT_EQ("STORED\r\n", c.cmd("set k 0 0 1\r\nv\r\n"));
+  std::string st = c.cmd("stats cluster\r\n", "END\r\n");
+  EXPECT_EQ(std::string::npos, st.find("STAT decode_errors 0\r\n")) << st;
 }
 
 TEST(ClusterOptions, OffByDefaultAndClearErrors) {
