@@ -29,7 +29,7 @@
 #include "cluster/gossip_crypto.h"
 #include "util/log.h"
 
-#define STREAM_MAX (8u << 20)     /* largest stream message accepted */
+#define STREAM_MAX ((16u << 20) + 30) /* the core's largest message, sealed */
 #define STREAM_CHUNK 65536        /* input buffers grow as bytes arrive */
 #define INBOUND_MAX 32            /* concurrent inbound streams */
 #define VIEW_REFRESH_MS 1000      /* counters in the view at least this fresh */
