@@ -3,9 +3,9 @@
  *
  * An item lives in one slab chunk:
  *
- *   0        16        18     19     20       24        28      34   36
- *   | lfht    | refcnt | flags| nkey | nbytes | exptime | seq/cas| la | [cflags]
- *   | node    | u16    | u8   | u8   | u32    | u32     | u48    | u16| [u32]
+ *   0        16        18     19     20       24        28     34   36
+ *   | lfht    | refcnt | flags| nkey | nbytes | exptime | seq/  | la | [cflags]
+ *   | node    | u16    | u8   | u8   | u32    | u32     | cas48 | u16| [u32]
  *   ... key (nkey bytes) | value (nbytes bytes, no trailing \r\n)
  *
  * The 8 bytes after the header hold two things: a 48-bit sequence number

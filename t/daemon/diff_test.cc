@@ -74,7 +74,10 @@
 // Normalisation before comparison (applied to both servers alike):
 //   * CAS values in VALUE lines become <cas#N>, N numbered in order of first
 //     appearance, so "same CAS"/"different CAS" relations are still compared
-//     but the absolute values are not;
+//     but the absolute values are not; likewise a meta reply's c<CAS> flag
+//     and ME's cas=;
+//   * in meta replies, t<secs>, l<secs> and ME's exp=/la= may differ by one
+//     between the servers (clock phase), no more;
 //   * the text after "VERSION " becomes <version>;
 //   * every run of consecutive "STAT ..." lines becomes one "STAT <...>"
 //     line (only the STAT...END structure is compared, not the stat set).
