@@ -28,6 +28,7 @@
 
 #include "cluster/gossip_crypto.h"
 #include "util/log.h"
+#include "util/tsan.h"
 
 #define STREAM_MAX ((16u << 20) + 30) /* the core's largest message, sealed */
 #define STREAM_CHUNK 65536        /* input buffers grow as bytes arrive */
@@ -61,7 +62,7 @@ static struct {
     int udp_fd, tcp_fd, wake_fd;
     struct event *udp_ev, *tcp_ev, *timer_ev, *wake_ev, *refresh_ev;
     pthread_t thread;
-    bool running;
+    bool running;                 /* atomic: workers ask cluster_enabled() */
     bool leaving;
     uint64_t leave_deadline;
     unsigned leave_timeout_ms;    /* written before waking the thread */
@@ -82,12 +83,16 @@ uint64_t cluster_now_ns(void)
 
 bool cluster_enabled(void)
 {
-    return cl.running;
+    return __atomic_load_n(&cl.running, __ATOMIC_RELAXED);
 }
 
 const struct cluster_view *cluster_view(void)
 {
-    return rcu_dereference(current);
+    const struct cluster_view *v = rcu_dereference(current);
+
+    /* liburcu is not built with TSan: say what rcu_dereference orders. */
+    TSAN_ACQUIRE(v);
+    return v;
 }
 
 /* ---- addresses ------------------------------------------------------- */
@@ -189,7 +194,11 @@ static int resolve(const char *spec, int default_port, struct gossip_addr *out)
 
 static void free_view(struct rcu_head *h)
 {
-    free(caa_container_of(h, struct cluster_view, rcu));
+    struct cluster_view *v = caa_container_of(h, struct cluster_view, rcu);
+
+    TSAN_ACQUIRE(v);                 /* handed over by call_rcu's queue */
+    TSAN_ACQUIRE(&tsan_grace_token); /* a grace period has passed */
+    free(v);
 }
 
 static void publish(void)
@@ -216,8 +225,10 @@ static void publish(void)
         out->weight = m->weight;
         out->changed_ns = m->state_change_ns;
     }
+    TSAN_RELEASE(v);
     old = rcu_xchg_pointer(&current, v);
     if (old != NULL) {
+        TSAN_RELEASE(old);
         call_rcu(&old->rcu, free_view);
     }
     cl.dirty = false;
@@ -826,7 +837,7 @@ int cluster_start(const struct cluster_options *o)
         fprintf(stderr, "cannot start the gossip thread\n");
         return -1;
     }
-    cl.running = true;
+    __atomic_store_n(&cl.running, true, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -843,7 +854,7 @@ void cluster_stop(unsigned timeout_ms)
         event_base_loopbreak(cl.base);
     }
     pthread_join(cl.thread, NULL);
-    cl.running = false;
+    __atomic_store_n(&cl.running, false, __ATOMIC_RELAXED);
     while (cl.streams != NULL) {
         stream_close(cl.streams);
     }
@@ -860,5 +871,6 @@ void cluster_stop(unsigned timeout_ms)
     gossip_keyring_destroy(&cl.keyring);
     last = rcu_xchg_pointer(&current, NULL);
     synchronize_rcu();
+    TSAN_ACQUIRE(&tsan_grace_token);
     free(last);
 }
