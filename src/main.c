@@ -262,6 +262,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* Before the listener: a bad cluster option must stop the daemon before
+     * it accepts anyone. */
+    if (s.cluster && start_cluster(&s) != 0) {
+        return 1;
+    }
     main_base = event_base_new();
     lo.interfaces = s.interfaces;
     lo.port = s.port;
@@ -280,9 +285,6 @@ int main(int argc, char **argv)
     event_add(sigterm_ev, NULL);
     event_add(sigint_ev, NULL);
 
-    if (s.cluster && start_cluster(&s) != 0) {
-        return 1;
-    }
 
     event_base_dispatch(main_base);
 

@@ -33,6 +33,8 @@
 #define STREAM_MAX ((16u << 20) + 30) /* the core's largest message, sealed */
 #define STREAM_CHUNK 65536        /* input buffers grow as bytes arrive */
 #define INBOUND_MAX 32            /* concurrent inbound streams */
+#define INBOUND_BYTES (64u << 20) /* input buffered by them, in all */
+#define ACCEPT_PAUSE_MS 100       /* out of descriptors: retry after */
 #define VIEW_REFRESH_MS 1000      /* counters in the view at least this fresh */
 #define DATAGRAMS_PER_EVENT 64
 
@@ -43,6 +45,7 @@ struct stream {
     bool outbound;
     uint64_t id;                  /* outbound: the core's stream id */
     struct gossip_addr peer;
+    uint64_t deadline_ns;         /* the whole exchange, not idle time */
     uint8_t *out;                 /* length prefix + message */
     size_t out_len, out_off;
     bool writing;
@@ -69,6 +72,7 @@ static struct {
     bool dirty;
     struct stream *streams;
     unsigned inbound;             /* open inbound streams */
+    size_t inbound_bytes;         /* their input buffers */
 } cl = { .udp_fd = -1, .tcp_fd = -1, .wake_fd = -1 };
 
 static struct cluster_view *current;  /* RCU-published */
@@ -266,6 +270,7 @@ static void stream_close(struct stream *s)
     }
     if (!s->outbound) {
         cl.inbound--;
+        cl.inbound_bytes -= s->in_cap;
     }
     event_free(s->ev);
     close(s->fd);
@@ -336,7 +341,9 @@ static void on_stream(evutil_socket_t fd, short what, void *arg)
     struct stream *s = arg;
     ssize_t n;
 
-    if (what & EV_TIMEOUT) {
+    /* A peer trickling a byte at a time would restart an idle timeout
+     * forever: the exchange as a whole has a deadline. */
+    if ((what & EV_TIMEOUT) || cluster_now_ns() > s->deadline_ns) {
         stream_failed(s);
         return;
     }
@@ -368,11 +375,20 @@ static void on_stream(evutil_socket_t fd, short what, void *arg)
          * large message costs a peer as much as sending it. */
         if (s->in_got == s->in_cap) {
             size_t cap = s->in_cap * 2 < s->in_len ? s->in_cap * 2 : s->in_len;
-            uint8_t *grown = realloc(s->in, cap);
+            uint8_t *grown;
 
+            if (!s->outbound &&
+                cl.inbound_bytes + (cap - s->in_cap) > INBOUND_BYTES) {
+                stream_failed(s); /* inbound input is bounded in all */
+                return;
+            }
+            grown = realloc(s->in, cap);
             if (grown == NULL) {
                 stream_failed(s);
                 return;
+            }
+            if (!s->outbound) {
+                cl.inbound_bytes += cap - s->in_cap;
             }
             s->in = grown;
             s->in_cap = cap;
@@ -393,11 +409,15 @@ static void on_stream(evutil_socket_t fd, short what, void *arg)
         }
         s->in_len = (size_t)s->hdr[0] << 24 | (size_t)s->hdr[1] << 16 |
                     (size_t)s->hdr[2] << 8 | s->hdr[3];
-        s->in_cap = s->in_len < STREAM_CHUNK ? s->in_len : STREAM_CHUNK;
         if (s->in_len == 0 || s->in_len > STREAM_MAX ||
-            (s->in = malloc(s->in_cap)) == NULL) {
+            (s->in = malloc(s->in_len < STREAM_CHUNK ? s->in_len
+                                                     : STREAM_CHUNK)) == NULL) {
             stream_failed(s);
             return;
+        }
+        s->in_cap = s->in_len < STREAM_CHUNK ? s->in_len : STREAM_CHUNK;
+        if (!s->outbound) {
+            cl.inbound_bytes += s->in_cap;
         }
         return;
     }
@@ -420,7 +440,7 @@ static void rearm(struct stream *s)
     event_add(s->ev, &tv);
 }
 
-static struct stream *stream_new(int fd, bool outbound)
+static struct stream *stream_create(int fd, bool outbound)
 {
     struct stream *s = calloc(1, sizeof(*s));
 
@@ -429,6 +449,7 @@ static struct stream *stream_new(int fd, bool outbound)
     }
     s->fd = fd;
     s->outbound = outbound;
+    s->deadline_ns = cluster_now_ns() + cl.cfg.stream_timeout_ns;
     s->ev = event_new(cl.base, fd, EV_READ, on_stream, s);
     if (s->ev == NULL) {
         free(s);
@@ -468,7 +489,7 @@ static void t_stream_open(void *ctx, uint64_t id, const struct gossip_addr *to,
     (void)ctx;
     if (fd >= 0 && (connect(fd, (struct sockaddr *)&ss, sl) == 0 ||
                     errno == EINPROGRESS)) {
-        s = stream_new(fd, true);
+        s = stream_create(fd, true);
     }
     if (s != NULL && set_output(s, buf, len) == 0) {
         s->id = id;
@@ -493,6 +514,27 @@ static void t_stream_open(void *ctx, uint64_t id, const struct gossip_addr *to,
     }
 }
 
+static void resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    event_add(cl.tcp_ev, NULL);
+}
+
+/* The inbound stream that has been open longest. */
+static struct stream *oldest_inbound(void)
+{
+    struct stream *s, *old = NULL;
+
+    for (s = cl.streams; s != NULL; s = s->next) {
+        if (!s->outbound && (old == NULL || s->deadline_ns < old->deadline_ns)) {
+            old = s;
+        }
+    }
+    return old;
+}
+
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -505,13 +547,23 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
         struct stream *s;
 
         if (c < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The listener stays readable: pause instead of spinning. */
+                struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+                event_del(cl.tcp_ev);
+                event_base_once(cl.base, -1, EV_TIMEOUT, resume_accept, NULL,
+                                &tv);
+            }
             return;
         }
         if (cl.inbound >= INBOUND_MAX) {
-            close(c);             /* a flood cannot hold more memory */
-            continue;
+            /* Full: the oldest goes. A real exchange takes milliseconds,
+             * so connections held open to fill the slots are the ones
+             * that lose them, not the next join. */
+            stream_close(oldest_inbound());
         }
-        s = stream_new(c, false);
+        s = stream_create(c, false);
         if (s == NULL) {
             close(c);
             continue;
@@ -733,9 +785,10 @@ static int configure(const struct cluster_options *o)
     } else {
         format_addr(&cl.cfg.client_addr, cl.name, sizeof(cl.name));
     }
-    if (o->node_name != NULL && strlen(o->node_name) > GOSSIP_NAME_MAX) {
-        fprintf(stderr, "--node-name is longer than %d bytes\n",
-                GOSSIP_NAME_MAX);
+    if ((o->node_name != NULL && strlen(o->node_name) > GOSSIP_NAME_MAX) ||
+        !gossip_name_valid(cl.name, strlen(cl.name))) {
+        fprintf(stderr, "--node-name must be 1 to %d printable characters "
+                "without spaces\n", GOSSIP_NAME_MAX);
         return -1;
     }
     snprintf(cl.cluster_name, sizeof(cl.cluster_name), "%s",
@@ -851,7 +904,8 @@ void cluster_stop(unsigned timeout_ms)
     }
     cl.leave_timeout_ms = timeout_ms;
     if (write(cl.wake_fd, &one, sizeof(one)) < 0) {
-        event_base_loopbreak(cl.base);
+        /* An eventfd write fails only if the counter would overflow. */
+        LOG_AT(0, "cannot wake the gossip thread: %s\n", strerror(errno));
     }
     pthread_join(cl.thread, NULL);
     __atomic_store_n(&cl.running, false, __ATOMIC_RELAXED);

@@ -30,6 +30,21 @@ static const char *const state_names[GOSSIP_NSTATES] = {
     "alive", "suspect", "dead", "left",
 };
 
+bool gossip_name_valid(const char *name, size_t len)
+{
+    size_t i;
+
+    if (name == NULL || len == 0 || len > GOSSIP_NAME_MAX) {
+        return false;
+    }
+    for (i = 0; i < len; i++) {
+        if (name[i] <= ' ' || name[i] > '~') {
+            return false;
+        }
+    }
+    return true;
+}
+
 const char *gossip_state_name(enum gossip_state s)
 {
     return (unsigned)s < GOSSIP_NSTATES ? state_names[s] : "?";
@@ -252,7 +267,7 @@ struct gossip *gossip_create(const struct gossip_config *cfg,
     struct gossip *g;
     size_t nlen = cfg->name ? strlen(cfg->name) : 0;
 
-    if (nlen == 0 || nlen > GOSSIP_NAME_MAX || cfg->cluster_name == NULL ||
+    if (!gossip_name_valid(cfg->name, nlen) || cfg->cluster_name == NULL ||
         strlen(cfg->cluster_name) > GOSSIP_CLUSTER_NAME_MAX ||
         cfg->meta_len > GOSSIP_META_MAX || t->send_datagram == NULL ||
         cfg->max_datagram < 256 ||

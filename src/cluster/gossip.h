@@ -54,6 +54,11 @@ enum gossip_state {
 
 const char *gossip_state_name(enum gossip_state s);
 
+/* Member names are 1..GOSSIP_NAME_MAX printable ASCII bytes, no space:
+ * they end up in text replies (`cluster members`), where a space, CR or LF
+ * from a peer could forge lines. */
+bool gossip_name_valid(const char *name, size_t len);
+
 /* An IPv4 or IPv6 address and port, in network byte order (ip) and host
  * order (port). Compared bytewise, so zero unused ip bytes. */
 struct gossip_addr {

@@ -67,7 +67,7 @@ static void rd_name(struct rd *r, char out[GOSSIP_NAME_MAX + 1])
         return;
     }
     if (n == 0 || n > GOSSIP_NAME_MAX || !rd_need(r, n) ||
-        memchr(r->p, '\0', n) != NULL) {
+        !gossip_name_valid((const char *)r->p, n)) {
         r->bad = true;
         return;
     }

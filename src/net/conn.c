@@ -8,9 +8,9 @@
  * Note on system calls: after a read that did not fill the buffer the socket
  * is almost surely drained, so the connection goes back to the event loop
  * instead of calling read() again just to see EAGAIN. Replies made ready by
- * one read leave in one writev. While output is blocked, input is not
- * processed, so a client that never reads cannot make the server buffer
- * without bound.
+ * one read leave in one writev. While output is blocked, nothing more is
+ * read: only requests already in the read buffer (bounded by its size) run,
+ * so a client that never reads cannot make the server buffer without bound.
  */
 #include "net/conn.h"
 
@@ -70,6 +70,8 @@ struct conn {
     size_t niov, iovcap, iov_sent;
     struct item **held;           /* items whose values iov points into */
     size_t nheld, heldcap;
+    /* conn_out_checkpoint(): output up to here survives conn_out_discard */
+    size_t chk_niov, chk_nheld, chk_lastlen;
     struct outblock *blocks, *last_block;
 
     struct conn_pending pend;
@@ -281,6 +283,8 @@ static void release_output(struct conn *c)
         item_put(c->held[i]);
     }
     c->nheld = 0;
+    c->nmarks = 0;                /* they indexed the iovecs just dropped */
+    c->chk_niov = c->chk_nheld = c->chk_lastlen = 0;
     c->niov = c->iov_sent = 0;
     /* Keep one standard block for the next replies. */
     if (b != NULL && b->cap == OUTBLOCK_SIZE) {
@@ -465,12 +469,36 @@ void conn_swallow(struct conn *c, size_t n)
     c->state = n > 0 ? CONN_SWALLOW : CONN_CMD;
 }
 
+void conn_out_checkpoint(struct conn *c)
+{
+    c->chk_niov = c->niov;
+    c->chk_nheld = c->nheld;
+    c->chk_lastlen = c->niov > 0 ? c->iov[c->niov - 1].iov_len : 0;
+}
+
 void conn_out_discard(struct conn *c)
 {
-    /* Input is only processed once earlier output is fully written, so
-     * everything queued belongs to the current batch. */
-    if (c->iov_sent == 0) {
+    size_t i;
+
+    /* What was (even partly) sent must finish; then it is a no-op. */
+    if (c->iov_sent > c->chk_niov ||
+        (c->iov_sent == c->chk_niov && c->iov_sent > 0 &&
+         c->iov[c->iov_sent - 1].iov_len != c->chk_lastlen)) {
+        return;
+    }
+    if (c->chk_niov == 0) {
         release_output(c);
+        return;
+    }
+    for (i = c->chk_nheld; i < c->nheld; i++) {
+        item_put(c->held[i]);
+    }
+    c->nheld = c->chk_nheld;
+    c->niov = c->chk_niov;
+    /* Text after the checkpoint may have been merged into its last iovec. */
+    c->iov[c->niov - 1].iov_len = c->chk_lastlen;
+    while (c->nmarks > 0 && c->marks[c->nmarks - 1] > c->niov) {
+        c->nmarks--;
     }
 }
 
@@ -715,15 +743,27 @@ static void udp_serve(struct conn *c, uint16_t id)
 
     c->state = CONN_CMD;
     c->h = handler;
+    memset(&c->pend, 0, sizeof(c->pend));   /* nothing from the last sender */
     process(c, &budget);
     if (c->value_item != NULL) {
         item_put(c->value_item);
         c->value_item = NULL;
     }
-    sent = udp_send_responses(c->fd, (struct sockaddr *)&c->peer, c->peerlen,
-                              id, c->iov, c->niov,
-                              c->nmarks > 0 ? c->marks : &first,
-                              c->nmarks > 0 ? c->nmarks : 1);
+    /* Responses start at the marks; output before the first mark (there
+     * should be none) is a response too. */
+    if (c->nmarks == 0 || c->marks[0] != 0) {
+        sent = udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
+                                  c->peerlen, id, c->iov,
+                                  c->nmarks > 0 ? c->marks[0] : c->niov,
+                                  &first, 1);
+    } else {
+        sent = 0;
+    }
+    if (c->nmarks > 0) {
+        sent += udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
+                                   c->peerlen, id, c->iov, c->niov, c->marks,
+                                   c->nmarks);
+    }
     if (c->close_after_write) {   /* quit; junk that closes a stream
                                    * gets no answer at all */
         udp_send_close(c->fd, (struct sockaddr *)&c->peer, c->peerlen, id);

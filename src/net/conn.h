@@ -105,17 +105,22 @@ void conn_mark(struct conn *c);
 void conn_out(struct conn *c, const char *s, size_t n);
 /* Queues a line: s followed by \r\n. */
 void conn_out_line(struct conn *c, const char *s);
-/* Queues it's value in place; takes over the caller's reference. */
+/* Queues its value in place; takes over the caller's reference. */
 void conn_out_value(struct conn *c, struct item *it);
-/* Reads it->nbytes bytes into it's value, then expects `tail` more bytes
+/* Reads it->nbytes bytes into its value, then expects `tail` more bytes
  * (2 for the text protocol's \r\n, 0 for binary); then on_value. Takes
  * over the caller's reference until on_value returns. */
 void conn_read_value(struct conn *c, struct item *it, size_t tail);
 /* Discards the next n bytes of input. */
 void conn_swallow(struct conn *c, size_t n);
-/* Drops every reply queued since the last write (memcached does this when a
- * multi-get fails part way). */
+/* Drops every reply queued since the last write or checkpoint, whichever
+ * is later (memcached's conn_release_items: a get that fails part way drops
+ * the responses it has not transmitted yet). Nothing partly sent is
+ * dropped. */
 void conn_out_discard(struct conn *c);
+/* Marks the replies queued so far as kept by conn_out_discard (memcached
+ * transmits after a get completes). */
+void conn_out_checkpoint(struct conn *c);
 /* Closes once queued output is written. */
 void conn_close_after_write(struct conn *c);
 /* Closes now, dropping queued output. */

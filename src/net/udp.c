@@ -54,6 +54,9 @@ static size_t send_response(int fd, const struct sockaddr *peer,
         return 0;
     }
     count = (total + room - 1) / room;
+    if (count > UINT16_MAX) {
+        return 0;                 /* its datagrams could not be numbered */
+    }
     i = first;
     for (seq = 0; seq < count; seq++) {
         size_t fill = 0;

@@ -105,6 +105,7 @@ static void do_get(struct conn *c, struct text_request *r)
         t = r->tokens;
     }
     conn_out(c, "END\r\n", 5);
+    conn_out_checkpoint(c);
 }
 
 static void do_store(struct conn *c, struct text_request *r)
@@ -283,6 +284,9 @@ static void on_line(struct conn *c, char *line, size_t len)
         do_get(c, &r);
         break;
     case TEXT_GET_BAD_KEY:
+        /* memcached serves the keys before the bad one, then drops every
+         * response it has not transmitted; it transmits after each
+         * completed get, so what goes is back to the last one. */
         conn_out_discard(c);
         conn_out_line(c, "CLIENT_ERROR bad command line format");
         break;

@@ -41,7 +41,12 @@ struct Datagram {
 
 class UdpClient {
  public:
-  explicit UdpClient(int port) : port_(port) { fd_ = socket(AF_INET, SOCK_DGRAM, 0); }
+  explicit UdpClient(int port) : port_(port) {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    // Room for a few hundred small replies (each costs a kernel buffer).
+    int size = 4 << 20;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+  }
   ~UdpClient() { close(fd_); }
 
   // Sends one framed request and collects the datagrams that come back:
@@ -129,6 +134,9 @@ TEST(Udp, SameDatagramsAsMemcached) {
       "set n 0 0 1 noreply\r\n1\r\n",
       "bogus\r\n",
       "get " + std::string(300, 'k') + "\r\n",
+      // A bad key after good gets: the earlier responses are sent (and
+      // nothing stale from the dropped batch).
+      "get a\r\nget a\r\nget " + std::string(300, 'k') + "\r\n",
       "",
       std::string("\x80\x0a\0\0\0\0\0\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0", 24),
   };
@@ -235,6 +243,25 @@ TEST(Udp, AuthenticationAndUdpAreExclusive) {
   r = rc_dt::run_program({rcbin, "-p", "0", "-U", "11999", "-Y", "/etc/hostname", "-u", "root"});
   EXPECT_EQ(64, r.exit_code()) << r.describe();
   EXPECT_NE(std::string::npos, r.err.find("Cannot use UDP with ascii authentication enabled"));
+}
+
+// Nothing of one datagram's request carries over to the next one, which
+// may come from anyone: a cut-off `ms` must not answer the next `set`.
+TEST(Udp, NoStateCarriesOverBetweenDatagrams) {
+  int port = FreeUdpPort();
+  auto rc = rc_dt::start_daemon({"-U", std::to_string(port), "-t", "1"});
+  ASSERT_NE(rc, nullptr);
+  UdpClient a(port), b(port);
+  EXPECT_EQ("", Show(a.Ask("ms foo 3 T0 Oabc k\r\nab")));
+  EXPECT_EQ("[4660 0/1 0] STORED\\r\\n\n", Show(b.Ask("set bar 0 0 1\r\nx\r\n")));
+  // Many pipelined hits, then a bad key: every reply intact.
+  std::string req;
+  for (int i = 0; i < 300; i++) req += "get bar\r\n";
+  req += "get " + std::string(300, 'k') + "\r\n";
+  auto ds = b.Ask(req);
+  ASSERT_EQ(301u, ds.size());
+  for (int i = 0; i < 300; i++) EXPECT_EQ("VALUE bar 0 1\r\nx\r\nEND\r\n", ds[i].payload) << i;
+  EXPECT_EQ("CLIENT_ERROR bad command line format\r\n", ds[300].payload);
 }
 
 // Many clients at once: every request answered, each to its sender.

@@ -8,7 +8,9 @@
  * with input: hands unparsed bytes to the protocol's on_input, copies a
  * value announced by conn_read_value() into its item, swallows what a
  * handler rejects. Output is counted, not sent. The first input byte picks
- * options (CAS on/off, flush allowed), so option-dependent paths run too.
+ * where a connection starts (-B auto's negotiation, binary, text, or -Y's
+ * authentication in front of text) and whether flush_all is allowed, so
+ * those paths run too.
  * What is checked: no crash, no sanitizer report, no runaway loop, and
  * that handlers never claim more bytes than they were given.
  */
@@ -16,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache/cache.h"
 #include "cluster/cluster.h"
@@ -57,6 +60,7 @@ void conn_out(struct conn *c, const char *s, size_t n) { (void)s; c->out_bytes +
 void conn_mark(struct conn *c) { (void)c; }
 void conn_out_line(struct conn *c, const char *s) { c->out_bytes += strlen(s) + 2; }
 void conn_out_discard(struct conn *c) { c->out_bytes = 0; }
+void conn_out_checkpoint(struct conn *c) { (void)c; }
 void conn_close_after_write(struct conn *c) { c->close_after_write = true; }
 void conn_close_now(struct conn *c) { c->state = CONN_CLOSING; }
 
@@ -146,7 +150,22 @@ static void setup_once(void)
     }
     cache_thread_init();
     stats_self = &fuzz_stats;
-    auth_setup(&cfg[0]);
+    {
+        /* -Y: a token file, so the pre-authentication parser is fuzzed. */
+        char path[] = "/tmp/proto_fuzz_auth_XXXXXX";
+        int fd = mkstemp(path);
+        struct settings a = cfg[0];
+
+        if (fd < 0 || write(fd, "user:pass\n", 10) != 10) {
+            abort();
+        }
+        close(fd);
+        a.auth_file = path;
+        if (auth_setup(&a) != 0) {
+            abort();
+        }
+        unlink(path);
+    }
 }
 
 /* Runs input through the connection as conn.c's process() would. */
@@ -208,9 +227,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     log_level = 0;                /* `verbosity 2` would log every line */
-    dispatch_setup(&cfg[data[0] & 1]);
-    binary_setup(&cfg[data[0] & 1]);
-    conn_set_handler(protocol_handler(&cfg[data[0] & 1]));
+    {
+        const struct settings *s = &cfg[(data[0] >> 2) & 1];
+        const struct conn_handler *text = dispatch_text_handler();
+
+        dispatch_setup(s);
+        binary_setup(s);
+        switch (data[0] & 3) {
+        case 0: conn_set_handler(protocol_handler(s)); break;
+        case 1: conn_set_handler(binary_handler_get()); break;
+        case 2: conn_set_handler(text); break;
+        default: conn_set_handler(auth_ascii_handler(text)); break;
+        }
+    }
     memset(&c, 0, sizeof(c));
     c.h = first_handler;
     /* Handlers write into the buffer (NUL-terminating lines). */
