@@ -350,7 +350,8 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
     }
 }
 
-static const struct conn_handler text_handler = { on_input, on_value };
+static const struct conn_handler text_handler = { on_input, on_value,
+                                                  NULL };
 
 const struct conn_handler *dispatch_text_handler(void)
 {
