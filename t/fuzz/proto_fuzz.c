@@ -7,8 +7,9 @@
  * The connection is a stand-in (this file) that does what net/conn.c does
  * with input: hands unparsed bytes to the protocol's on_read look-ahead
  * and on_input, copies a value announced by conn_read_value() into its
- * item, swallows what a handler rejects. Output is counted, not sent. The first input byte picks
- * options (CAS on/off, flush allowed), so option-dependent paths run too.
+ * item, swallows what a handler rejects. Output is counted, not sent.
+ * The first input byte picks options (CAS on/off, flush allowed), so
+ * option-dependent paths run too.
  * What is checked: no crash, no sanitizer report, no runaway loop, and
  * that handlers never claim more bytes than they were given.
  */
