@@ -289,6 +289,25 @@ struct item *cache_get(const char *key, size_t nkey, bool touch,
     return it;
 }
 
+void cache_prefetch(const struct cache_key *keys, size_t n)
+{
+    uint64_t hash[CACHE_PREFETCH_MAX];
+    size_t i;
+
+    if (n > CACHE_PREFETCH_MAX) {
+        n = CACHE_PREFETCH_MAX;
+    }
+    /* Two passes: the second reads the buckets the first asked for, by
+     * then (mostly) arrived together rather than one miss at a time. */
+    for (i = 0; i < n; i++) {
+        hash[i] = table_hash(keys[i].key, keys[i].nkey);
+        table_prefetch_bucket(hash[i]);
+    }
+    for (i = 0; i < n; i++) {
+        table_prefetch_chain(hash[i]);
+    }
+}
+
 struct item *cache_peek(const char *key, size_t nkey)
 {
     return get_ref(key, nkey, table_hash(key, nkey), true);

@@ -92,6 +92,22 @@ void cache_quiesce(void);
 struct item *cache_get(const char *key, size_t nkey, bool touch,
                        rel_time_t exptime);
 
+/* A key a caller is about to look up or store (cache_prefetch). */
+struct cache_key {
+    const char *key;
+    size_t nkey;
+};
+
+#define CACHE_PREFETCH_MAX 32     /* keys per cache_prefetch call */
+
+/*
+ * A hint that keys[0..n) (at most CACHE_PREFETCH_MAX are used) will be
+ * looked up soon, in that order: starts loading their table buckets and
+ * items so that the misses of a pipelined batch overlap instead of coming
+ * one request at a time. Changes nothing; any thread, any time.
+ */
+void cache_prefetch(const struct cache_key *keys, size_t n);
+
 /* Allocates an item for a store, evicting if needed. CACHE_TOO_LARGE if it
  * exceeds -I, CACHE_NO_MEMORY if full. */
 enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,

@@ -45,6 +45,17 @@ struct item *table_add_unique(struct item *it, uint64_t hash);
 /* Removes it; false if someone else removed it first. */
 bool table_del(struct item *it);
 
+/*
+ * Prefetch hints for lookups of hash that will come soon. A batch of
+ * lookups overlaps its cache misses when table_prefetch_bucket() runs for
+ * every hash first and table_prefetch_chain() (which reads the bucket,
+ * hence the two steps) for every hash next. Neither changes anything nor
+ * needs a read-side section: what they read may be stale, which only makes
+ * the hint useless.
+ */
+void table_prefetch_bucket(uint64_t hash);
+void table_prefetch_chain(uint64_t hash);
+
 /* Outside a read section, from a registered thread: grows the table when
  * items > 1.5 * buckets. Returns the bucket count. */
 size_t table_maybe_grow(size_t items);

@@ -714,6 +714,9 @@ static void conn_drive(struct conn *c)
                              __ATOMIC_RELAXED);
             c->read_short = (size_t)n < c->rsize - c->rend;
             c->rend += (size_t)n;
+            if (c->h->on_read != NULL && c->state == CONN_CMD) {
+                c->h->on_read(c, c->rbuf + c->rstart, c->rend - c->rstart);
+            }
             continue;
         }
         if (n < 0 && errno == EINTR) {

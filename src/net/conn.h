@@ -51,6 +51,10 @@ struct conn_handler {
     /* A value announced by conn_read_value() arrived; valid is false if
      * the bytes after it were not the expected \r\n ("bad data chunk"). */
     void (*on_value)(struct conn *c, struct item *it, bool valid);
+    /* Optional (NULL): after each read, all unparsed input, starting at a
+     * request boundary, before on_input runs the requests one by one; for
+     * a look-ahead such as prefetching. Must change nothing visible. */
+    void (*on_read)(struct conn *c, const char *buf, size_t len);
 };
 
 /* The protocol new connections start with (main, before workers run). */

@@ -188,7 +188,7 @@ static void ascii_auth_value(struct conn *c, struct item *it, bool valid)
 }
 
 static const struct conn_handler ascii_auth = {
-    ascii_auth_input, ascii_auth_value,
+    ascii_auth_input, ascii_auth_value, NULL,
 };
 
 const struct conn_handler *auth_ascii_handler(

@@ -469,7 +469,47 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
     return need;
 }
 
-static const struct conn_handler binary_handler = { on_input, on_value };
+/*
+ * Look-ahead over a freshly read batch: the keys of the complete requests
+ * in it are handed to cache_prefetch, so a pipelined batch waits for its
+ * table and item misses once instead of once per request. Framing errors
+ * just end the look-ahead; on_input decides what they mean.
+ */
+static void on_read(struct conn *c, const char *buf, size_t len)
+{
+    struct cache_key keys[CACHE_PREFETCH_MAX];
+    size_t n = 0, off = 0;
+
+    (void)c;
+    while (n < CACHE_PREFETCH_MAX && len - off >= BIN_HEADER_SIZE) {
+        const uint8_t *p = (const uint8_t *)buf + off;
+        size_t keylen = (size_t)p[2] << 8 | p[3];
+        size_t keyoff = BIN_HEADER_SIZE + p[4];
+        size_t body = bin_get32(p + 8);
+
+        if (p[0] != BIN_REQ_MAGIC || keylen + p[4] > body) {
+            break;
+        }
+        if (keylen > 0 && keylen <= KEY_MAX_LENGTH) {
+            if (len - off < keyoff + keylen) {
+                break;
+            }
+            keys[n].key = buf + off + keyoff;
+            keys[n].nkey = keylen;
+            n++;
+        }
+        if (len - off - BIN_HEADER_SIZE < body) {
+            break;                /* the rest comes with the next read */
+        }
+        off += BIN_HEADER_SIZE + body;
+    }
+    if (n > 0) {
+        cache_prefetch(keys, n);
+    }
+}
+
+static const struct conn_handler binary_handler = { on_input, on_value,
+                                                    on_read };
 
 const struct conn_handler *binary_handler_get(void)
 {

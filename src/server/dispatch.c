@@ -354,7 +354,96 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
     }
 }
 
-static const struct conn_handler text_handler = { on_input, on_value };
+/* The next space-separated token of [*p, end); false if there is none. */
+static bool next_token(const char **p, const char *end, const char **tok,
+                       size_t *n)
+{
+    const char *q = *p;
+
+    while (q < end && *q == ' ') {
+        q++;
+    }
+    *tok = q;
+    while (q < end && *q != ' ') {
+        q++;
+    }
+    *n = (size_t)(q - *tok);
+    *p = q;
+    return *n > 0;
+}
+
+/*
+ * Look-ahead over a freshly read batch (conn_handler.on_read): the keys of
+ * its gets and stores go to cache_prefetch, so the batch waits for its
+ * table and item misses once instead of once per request (see binary.c).
+ * Only the common shapes are recognised; anything else ends the
+ * look-ahead, and on_input alone decides what the bytes mean.
+ */
+static void on_read(struct conn *c, const char *buf, size_t len)
+{
+    struct cache_key keys[CACHE_PREFETCH_MAX];
+    const char *p = buf, *end = buf + len;
+    size_t n = 0;
+
+    (void)c;
+    while (n < CACHE_PREFETCH_MAX && p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *q = p, *lend, *tok;
+        size_t tn, field = 0;
+        uint64_t bytes = 0;
+        bool store;
+
+        if (eol == NULL) {
+            break;
+        }
+        lend = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+        if (!next_token(&q, lend, &tok, &tn)) {
+            break;
+        }
+        if ((tn == 3 && memcmp(tok, "get", 3) == 0) ||
+            (tn == 4 && memcmp(tok, "gets", 4) == 0)) {
+            store = false;
+        } else if ((tn == 3 && (memcmp(tok, "set", 3) == 0 ||
+                                memcmp(tok, "add", 3) == 0 ||
+                                memcmp(tok, "cas", 3) == 0)) ||
+                   (tn == 7 && memcmp(tok, "replace", 7) == 0)) {
+            store = true;
+        } else {
+            break;
+        }
+        while (n < CACHE_PREFETCH_MAX && next_token(&q, lend, &tok, &tn)) {
+            field++;
+            if (field == 1 || !store) {
+                if (tn > KEY_MAX_LENGTH) {
+                    return;
+                }
+                keys[n].key = tok;
+                keys[n].nkey = tn;
+                n++;
+            } else if (field == 4) {
+                /* <key> <flags> <exptime> <bytes>: the value follows. */
+                for (; tn > 0 && bytes < UINT32_MAX; tok++, tn--) {
+                    if (*tok < '0' || *tok > '9') {
+                        break;
+                    }
+                    bytes = bytes * 10 + (uint64_t)(*tok - '0');
+                }
+                break;
+            }
+        }
+        if (store && (field < 4 || tn > 0 ||
+                      bytes + 2 > (uint64_t)(end - eol - 1))) {
+            break;                /* odd, or the value is not all here */
+        }
+        p = eol + 1 + (store ? bytes + 2 : 0);
+    }
+    if (n > 0) {
+        cache_prefetch(keys, n);
+    }
+}
+
+static const struct conn_handler text_handler = { on_input, on_value,
+                                                  on_read };
 
 const struct conn_handler *dispatch_text_handler(void)
 {

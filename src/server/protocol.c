@@ -29,7 +29,7 @@ static void negotiate_value(struct conn *c, struct item *it, bool valid)
 }
 
 static const struct conn_handler negotiate = {
-    negotiate_input, negotiate_value,
+    negotiate_input, negotiate_value, NULL,
 };
 
 const struct conn_handler *protocol_handler(const struct settings *s)

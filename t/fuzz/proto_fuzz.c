@@ -5,12 +5,12 @@
  * and too-large paths run too).
  *
  * The connection is a stand-in (this file) that does what net/conn.c does
- * with input: hands unparsed bytes to the protocol's on_input, copies a
- * value announced by conn_read_value() into its item, swallows what a
- * handler rejects. Output is counted, not sent. The first input byte picks
- * where a connection starts (-B auto's negotiation, binary, text, or -Y's
- * authentication in front of text) and whether flush_all is allowed, so
- * those paths run too.
+ * with input: hands unparsed bytes to the protocol's on_read look-ahead
+ * and on_input, copies a value announced by conn_read_value() into its
+ * item, swallows what a handler rejects. Output is counted, not sent. The
+ * first input byte picks where a connection starts (-B auto's negotiation,
+ * binary, text, or -Y's authentication in front of text) and whether
+ * flush_all is allowed, so those paths run too.
  * What is checked: no crash, no sanitizer report, no runaway loop, and
  * that handlers never claim more bytes than they were given.
  */
@@ -180,7 +180,14 @@ static void drive(struct conn *c, char *buf, size_t len)
         char *p = buf + pos;
 
         if (c->state == CONN_CMD) {
-            size_t used = c->h->on_input(c, p, avail);
+            size_t used;
+
+            /* conn.c calls it after a read; here at every request
+             * boundary, so the look-ahead sees every suffix. */
+            if (c->h->on_read != NULL) {
+                c->h->on_read(c, p, avail);
+            }
+            used = c->h->on_input(c, p, avail);
 
             assert(used <= avail);
             if (used == 0) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "cache/cache.h"
+#include "cache/table.h"
 #include "isolate.h"
 #include "util/clock.h"
 #include "util/numparse.h"
@@ -206,6 +207,41 @@ TEST(Cache, SetThenGetRoundTrips)
         EXPECT_EQ(Set(std::string("a\0b", 3), "nul"), CACHE_STORED);
         EXPECT_EQ(Value(std::string("a\0b", 3)), "nul");
         EXPECT_FALSE(Has("a"));
+    });
+}
+
+/* cache_prefetch is a hint: present, absent and too many keys, before and
+ * after the table grows, change no value and no counter. */
+TEST(Cache, PrefetchChangesNothing)
+{
+    isolate::run([] {
+        SetupCache();
+        std::vector<std::string> names;
+        std::vector<struct cache_key> keys;
+
+        for (int i = 0; i < 3 * CACHE_PREFETCH_MAX; i++) {
+            names.push_back("key" + std::to_string(i));
+        }
+        for (size_t i = 0; i < names.size(); i += 2) {
+            ASSERT_EQ(Set(names[i], "v" + names[i]), CACHE_STORED);
+        }
+        for (const std::string &n : names) {
+            keys.push_back({n.data(), n.size()});
+        }
+        for (int round = 0; round < 2; round++) {
+            struct cache_stats before = Stats();
+
+            cache_prefetch(keys.data(), 0);
+            cache_prefetch(keys.data(), keys.size());
+            struct cache_stats after = Stats();
+
+            EXPECT_EQ(memcmp(&before, &after, sizeof(before)), 0);
+            table_maybe_grow(size_t(1) << 20); /* more buckets: new indexes */
+        }
+        for (size_t i = 0; i < names.size(); i++) {
+            EXPECT_EQ(Value(names[i]), i % 2 == 0 ? "v" + names[i]
+                                                  : std::string("<miss>"));
+        }
     });
 }
 
