@@ -773,6 +773,22 @@ enum cache_status cache_delta(const char *key, size_t nkey,
     }
 }
 
+/* Unlinks exactly old (not a newer item under its key) and drops the
+ * caller's reference; false if old was replaced or removed meanwhile. */
+static bool unlink_exact(struct item *old)
+{
+    bool won;
+
+    rcu_read_lock();
+    won = table_del(old);
+    rcu_read_unlock_annotated();
+    if (won) {
+        unlinked(old);
+    }
+    item_put(old);
+    return won;
+}
+
 enum cache_status cache_delete(const char *key, size_t nkey)
 {
     return cache_delete_cas(key, nkey, 0);
@@ -785,7 +801,6 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
 
     for (;;) {
         struct item *old = get_ref(key, nkey, hash, false);
-        bool won;
 
         if (old == NULL) {
             return CACHE_NOT_FOUND;
@@ -794,14 +809,7 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
             item_put(old);
             return CACHE_EXISTS;
         }
-        rcu_read_lock();
-        won = table_del(old);
-        rcu_read_unlock_annotated();
-        if (won) {
-            unlinked(old);
-        }
-        item_put(old);
-        if (won) {
+        if (unlink_exact(old)) {
             return CACHE_OK;
         }
     }
@@ -862,14 +870,7 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
             return CACHE_EXISTS;
         }
         if (!req->stale) {
-            rcu_read_lock();
-            won = table_del(old);
-            rcu_read_unlock_annotated();
-            if (won) {
-                unlinked(old);
-            }
-            item_put(old);
-            if (won) {
+            if (unlink_exact(old)) {
                 return CACHE_OK;
             }
             continue;
