@@ -34,6 +34,7 @@
 #include "server/settings.h"
 #include "server/stats.h"
 #include "util/clock.h"
+#include "util/hostport.h"
 #include "util/log.h"
 
 #define CLUSTER_LEAVE_MS 2000     /* longest wait for a graceful leave */
@@ -165,20 +166,12 @@ static int start_cluster(struct settings *s)
     char host[256] = "";
 
     if (s->interfaces != NULL) {
-        const char *first = s->interfaces;
-        size_t n = strcspn(first, ", ");
+        int port = s->port;
 
-        if (first[0] == '[') {
-            const char *end = memchr(first, ']', n);
-
-            n = end != NULL ? (size_t)(end - first + 1) : n;
-        } else if (memchr(first, ':', n) != NULL) {
-            n = (size_t)((const char *)memchr(first, ':', n) - first);
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)n, first);
-        if (host[0] == '[') {
-            memmove(host, host + 1, strlen(host));
-            host[strcspn(host, "]")] = '\0';
+        if (hostport_split(s->interfaces, strcspn(s->interfaces, ", "), host,
+                           sizeof(host), &port) != 0) {
+            fprintf(stderr, "bad listen address %s\n", s->interfaces);
+            return -1;
         }
     }
     s->gossip.bind_host = host[0] != '\0' ? host : NULL;

@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "cluster/gossip_crypto.h"
+#include "util/hostport.h"
 #include "util/log.h"
 #include "util/tsan.h"
 
@@ -154,30 +155,11 @@ static void format_addr(const struct gossip_addr *a, char *out, size_t cap)
 static int resolve(const char *spec, int default_port, struct gossip_addr *out)
 {
     char host[256], portstr[16];
-    const char *colon;
     struct addrinfo hints, *res;
     int port = default_port;
 
-    if (spec[0] == '[') {
-        const char *end = strchr(spec, ']');
-
-        if (end == NULL || (size_t)(end - spec - 1) >= sizeof(host)) {
-            return -1;
-        }
-        memcpy(host, spec + 1, (size_t)(end - spec - 1));
-        host[end - spec - 1] = '\0';
-        if (end[1] == ':') {
-            port = atoi(end + 2);
-        }
-    } else if ((colon = strrchr(spec, ':')) != NULL) {
-        if ((size_t)(colon - spec) >= sizeof(host)) {
-            return -1;
-        }
-        memcpy(host, spec, (size_t)(colon - spec));
-        host[colon - spec] = '\0';
-        port = atoi(colon + 1);
-    } else {
-        snprintf(host, sizeof(host), "%s", spec);
+    if (hostport_split(spec, strlen(spec), host, sizeof(host), &port) != 0) {
+        return -1;
     }
     if (port <= 0 || port > 65535 || host[0] == '\0') {
         return -1;

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "net/worker.h"
+#include "util/hostport.h"
 #include "util/log.h"
 
 #define LISTENER_MAX 16
@@ -239,27 +240,13 @@ int listener_setup(struct event_base *base, const struct listener_options *o)
     list = strdup(o->interfaces);
     for (tok = strtok_r(list, ", ", &save); tok != NULL && rc == 0;
          tok = strtok_r(NULL, ", ", &save)) {
-        char *host = tok, *colon;
+        char host[256];
         int port = o->port;
 
-        /* host, host:port, [v6] or [v6]:port */
-        if (host[0] == '[') {
-            char *end = strchr(host, ']');
-
-            if (end == NULL) {
-                fprintf(stderr, "bad listen address %s\n", tok);
-                rc = -1;
-                break;
-            }
-            *end = '\0';
-            if (end[1] == ':') {
-                port = atoi(end + 2);
-            }
-            host++;
-        } else if ((colon = strchr(host, ':')) != NULL &&
-                   strchr(colon + 1, ':') == NULL) {
-            *colon = '\0';
-            port = atoi(colon + 1);
+        if (hostport_split(tok, strlen(tok), host, sizeof(host), &port) != 0) {
+            fprintf(stderr, "bad listen address %s\n", tok);
+            rc = -1;
+            break;
         }
         rc = listen_host(base, host, o->port != 0 ? port : 0, o->udp_port);
     }

@@ -19,6 +19,7 @@
 #include <sasl/sasl.h>
 
 #include "proto/text.h"
+#include "server/binary.h"
 #include "util/numparse.h"
 
 #define AUTHFILE_MAX_ENTRIES 8    /* memcached's limit */
@@ -270,16 +271,6 @@ static sasl_conn_t *sasl_for(struct conn *c)
     return a->sasl;
 }
 
-static void sasl_reply(struct conn *c, const struct bin_header *h,
-                       uint16_t status, const char *body, size_t n)
-{
-    uint8_t hdr[BIN_HEADER_SIZE];
-
-    bin_encode_header(hdr, h, status, 0, 0, (uint32_t)n, 0);
-    conn_out(c, (const char *)hdr, sizeof(hdr));
-    conn_out(c, body, n);
-}
-
 void auth_sasl_request(struct conn *c, const struct bin_header *h,
                        const char *key)
 {
@@ -294,14 +285,14 @@ void auth_sasl_request(struct conn *c, const struct bin_header *h,
     if (h->opcode == BIN_SASL_LIST_MECHS) {
         if (sc == NULL || sasl_listmech(sc, NULL, "", " ", "", &out, &outlen,
                                         NULL) != SASL_OK) {
-            sasl_reply(c, h, BIN_AUTH_ERROR, "Auth failure.", 13);
+            binary_error(c, h, BIN_AUTH_ERROR);
             return;
         }
-        sasl_reply(c, h, BIN_SUCCESS, out, outlen);
+        binary_reply(c, h, BIN_SUCCESS, out, outlen);
         return;
     }
     if (h->keylen > SASL_MECH_MAX) {
-        sasl_reply(c, h, BIN_EINVAL, "Invalid arguments", 17);
+        binary_error(c, h, BIN_EINVAL);
         return;
     }
     memcpy(mech, key, h->keylen);
@@ -316,12 +307,12 @@ void auth_sasl_request(struct conn *c, const struct bin_header *h,
     if (rc == SASL_OK) {
         a->authenticated = true;
         count(false);
-        sasl_reply(c, h, BIN_SUCCESS, "Authenticated", 13);
+        binary_reply(c, h, BIN_SUCCESS, "Authenticated", 13);
     } else if (rc == SASL_CONTINUE) {
-        sasl_reply(c, h, BIN_AUTH_CONTINUE, out, outlen);
+        binary_reply(c, h, BIN_AUTH_CONTINUE, out, outlen);
     } else {
         count(true);
-        sasl_reply(c, h, BIN_AUTH_ERROR, "Auth failure.", 13);
+        binary_error(c, h, BIN_AUTH_ERROR);
     }
 }
 

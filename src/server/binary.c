@@ -70,6 +70,19 @@ static void error(struct conn *c, const struct bin_header *h,
     conn_out(c, text, n);
 }
 
+void binary_reply(struct conn *c, const struct bin_header *h,
+                  uint16_t status, const void *body, size_t n)
+{
+    header(c, h, status, 0, 0, (uint32_t)n, 0);
+    conn_out(c, body, n);
+}
+
+void binary_error(struct conn *c, const struct bin_header *h,
+                  uint16_t status)
+{
+    error(c, h, status, NULL);
+}
+
 /* A success packet with an optional body; nothing for a quiet opcode. */
 static void success(struct conn *c, const struct bin_header *h,
                     const void *body, size_t n, uint64_t cas)

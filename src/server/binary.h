@@ -6,7 +6,11 @@
 #ifndef RC_SERVER_BINARY_H
 #define RC_SERVER_BINARY_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "net/conn.h"
+#include "proto/binary.h"
 #include "server/settings.h"
 
 #ifdef __cplusplus
@@ -15,6 +19,13 @@ extern "C" {
 
 void binary_setup(const struct settings *s);
 const struct conn_handler *binary_handler_get(void);
+
+/* A response to request h: status, then body (n bytes, no extras/key). */
+void binary_reply(struct conn *c, const struct bin_header *h,
+                  uint16_t status, const void *body, size_t n);
+/* An error response with memcached's text for status. */
+void binary_error(struct conn *c, const struct bin_header *h,
+                  uint16_t status);
 
 #ifdef __cplusplus
 }
