@@ -241,6 +241,7 @@ int main(int argc, char **argv)
     cno.reqs_per_event = s.reqs_per_event;
     cno.max_line = MAX_MULTIGET_LINE;
     cno.idle_timeout = s.idle_timeout;
+    cno.out_limit = CONN_OUT_LIMIT_DEFAULT;
     conn_setup(&cno);
     dispatch_setup(&s);
     binary_setup(&s);

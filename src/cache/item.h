@@ -101,8 +101,18 @@ struct item {
 #define ITEM_SEQ_MAX ((UINT64_C(1) << 48) - 1)
 #define ITEM_UPDATE_INTERVAL 60   /* memcached's: seconds between bumps */
 #define ITEM_CHUNK_HDR 32         /* zeroed prefix of a data chunk */
-/* Refcounts at or above this refuse new references (overflow guard). */
-#define ITEM_REFCOUNT_LIMIT 60000
+/*
+ * The 16-bit count has two regions. References that wait on a client
+ * (queued replies) are taken only below ITEM_HOLD_LIMIT: a reply queue
+ * copies the value instead (net/outq.c), so however many slow clients
+ * hold one item, it never becomes unreadable. Above it, the remaining
+ * ~5,500 values are for short-lived references (an operation in progress
+ * on a worker, the table's own, the crawler's), of which each thread holds
+ * a few at a time; ITEM_REFCOUNT_LIMIT only guards the counter against
+ * wrapping and is not reachable with fewer than ~1,000 threads.
+ */
+#define ITEM_HOLD_LIMIT 60000
+#define ITEM_REFCOUNT_LIMIT 65500
 
 /* Bytes an item's first chunk needs for a key and value (not chunked). */
 static inline size_t item_total_size(size_t nkey, uint32_t cflags,

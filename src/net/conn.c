@@ -8,9 +8,20 @@
  * Note on system calls: after a read that did not fill the buffer the socket
  * is almost surely drained, so the connection goes back to the event loop
  * instead of calling read() again just to see EAGAIN. Replies made ready by
- * one read leave in one writev. While output is blocked, nothing more is
- * read: only requests already in the read buffer (bounded by its size) run,
- * so a client that never reads cannot make the server buffer without bound.
+ * one read leave in one writev (the queue itself is net/outq.c).
+ *
+ * Flow control, which bounds what a slow reader costs: while a connection
+ * has CONN_OUT_LIMIT bytes or more of replies unwritten, it runs no more
+ * requests (memcached likewise transmits before it parses on), and while
+ * output is blocked nothing more is read. One request can still add more
+ * than the limit (a value is referenced, not copied; `stats conns` grows
+ * with the connections), but a multi-get checks the limit after every hit
+ * and suspends (conn_suspend) until the queue drains. So a connection
+ * holds at most its read buffer (<= the longest line) plus the limit plus
+ * one request's reply.
+ *
+ * c->state is also read by other threads (`stats conns`), so every access
+ * to it is atomic (relaxed: it is only a report).
  */
 #include "net/conn.h"
 
@@ -27,21 +38,19 @@
 
 #include <event2/event.h>
 
+#include "net/outq.h"
 #include "net/udp.h"
 #include "net/worker.h"
 #include "util/clock.h"
 
 #define RBUF_INITIAL 16384        /* as memcached's read buffer */
-#define OUTBLOCK_SIZE 16384
-#define IOV_INITIAL 64
-#define HELD_INITIAL 16
-#define CONN_IOV_BATCH 1024       /* iovecs per writev (IOV_MAX) */
 
-struct outblock {
-    struct outblock *next;
-    size_t used;
-    size_t cap;
-    char data[];
+/* Why process() stopped. */
+enum conn_stop {
+    STOP_INPUT,                   /* needs more input */
+    STOP_BUDGET,                  /* ran -R requests: yield */
+    STOP_OUTPUT,                  /* output at its limit, or suspended */
+    STOP_CLOSE,                   /* closing, or closing after the write */
 };
 
 struct conn {
@@ -49,8 +58,9 @@ struct conn {
     struct worker *w;
     struct event *ev;
     short ev_flags;               /* what ev is registered for */
-    enum conn_state state;
+    enum conn_state state;        /* atomic: see set_state() */
     bool close_after_write;
+    bool suspended;               /* the request at rstart is unfinished */
     bool read_short;              /* last read left the socket drained */
     enum conn_kind kind;
     char addr[64];
@@ -66,13 +76,7 @@ struct conn {
     char tail[2];                 /* the bytes after the value */
     size_t swallow_left;
 
-    struct iovec *iov;            /* queued output */
-    size_t niov, iovcap, iov_sent;
-    struct item **held;           /* items whose values iov points into */
-    size_t nheld, heldcap;
-    /* conn_out_checkpoint(): output up to here survives conn_out_discard */
-    size_t chk_niov, chk_nheld, chk_lastlen;
-    struct outblock *blocks, *last_block;
+    struct outq out;              /* replies not yet written */
 
     struct conn_pending pend;
     struct conn_auth auth;
@@ -80,13 +84,12 @@ struct conn {
     /* UDP only */
     struct sockaddr_storage peer; /* sender of the datagram being served */
     socklen_t peerlen;
-    size_t *marks;                /* iov index where each response starts */
-    size_t nmarks, markcap;
 };
 
 static const struct conn_handler *handler;
 static void (*auth_release)(void *sasl);
-static struct conn_options copts = { 20, 2 * 1024 * 1024, 0 };
+static struct conn_options copts = { 20, 2 * 1024 * 1024, 0,
+                                     CONN_OUT_LIMIT_DEFAULT };
 
 /* Registry for `stats conns` and idle sweeps, indexed by fd. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,6 +119,16 @@ struct conn_auth *conn_auth(struct conn *c)
 void conn_set_protocol(struct conn *c, const struct conn_handler *h)
 {
     c->h = h;
+}
+
+static enum conn_state get_state(const struct conn *c)
+{
+    return __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+}
+
+static void set_state(struct conn *c, enum conn_state s)
+{
+    __atomic_store_n(&c->state, s, __ATOMIC_RELAXED);
 }
 
 size_t conn_max_line(void)
@@ -167,7 +180,7 @@ void conn_visit_all(conn_visit_fn fn, void *arg)
         struct conn *c = registry[i];
 
         if (c != NULL) {
-            enum conn_state st = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+            enum conn_state st = get_state(c);
             rel_time_t last = __atomic_load_n(&c->last_cmd, __ATOMIC_RELAXED);
 
             fn(arg, c->fd, c->addr, state_name(st),
@@ -194,8 +207,7 @@ void conn_close_idle(struct worker *w)
         struct conn *c = registry[i];
 
         if (c != NULL && c->w == w && c->kind != CONN_UDP &&
-            c->state == CONN_CMD &&
-            c->niov == c->iov_sent &&
+            get_state(c) == CONN_CMD && outq_empty(&c->out) &&
             now - c->last_cmd > copts.idle_timeout) {
             idle[n++] = c;
         }
@@ -250,19 +262,15 @@ struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind)
     c->kind = kind;
     c->rsize = kind == CONN_UDP ? UDP_READ_SIZE : RBUF_INITIAL;
     c->rbuf = malloc(c->rsize);
-    c->iovcap = IOV_INITIAL;
-    c->iov = malloc(c->iovcap * sizeof(*c->iov));
-    c->heldcap = HELD_INITIAL;
-    c->held = malloc(c->heldcap * sizeof(*c->held));
-    c->ev = event_new(worker_base(w), fd, EV_READ | EV_PERSIST, on_event, c);
-    if (c->rbuf == NULL || c->iov == NULL || c->held == NULL ||
-        c->ev == NULL) {
+    if (c->rbuf == NULL || !outq_init(&c->out, kind == CONN_UDP)) {
         free(c->rbuf);
-        free(c->iov);
-        free(c->held);
-        if (c->ev != NULL) {
-            event_free(c->ev);
-        }
+        free(c);
+        return NULL;
+    }
+    c->ev = event_new(worker_base(w), fd, EV_READ | EV_PERSIST, on_event, c);
+    if (c->ev == NULL) {
+        outq_deinit(&c->out);
+        free(c->rbuf);
         free(c);
         return NULL;
     }
@@ -274,41 +282,11 @@ struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind)
     return c;
 }
 
-static void release_output(struct conn *c)
-{
-    struct outblock *b = c->blocks, *next;
-    size_t i;
-
-    for (i = 0; i < c->nheld; i++) {
-        item_put(c->held[i]);
-    }
-    c->nheld = 0;
-    c->nmarks = 0;                /* they indexed the iovecs just dropped */
-    c->chk_niov = c->chk_nheld = c->chk_lastlen = 0;
-    c->niov = c->iov_sent = 0;
-    /* Keep one standard block for the next replies. */
-    if (b != NULL && b->cap == OUTBLOCK_SIZE) {
-        next = b->next;
-        b->next = NULL;
-        b->used = 0;
-        c->blocks = c->last_block = b;
-        b = next;
-    } else {
-        c->blocks = c->last_block = NULL;
-    }
-    while (b != NULL) {
-        next = b->next;
-        free(b);
-        b = next;
-    }
-}
-
 void conn_destroy(struct conn *c)
 {
     registry_put(c->fd, NULL);
     event_free(c->ev);
-    release_output(c);
-    free(c->blocks);
+    outq_deinit(&c->out);
     if (c->value_item != NULL) {
         item_put(c->value_item);
     }
@@ -317,96 +295,20 @@ void conn_destroy(struct conn *c)
     }
     close(c->fd);
     free(c->rbuf);
-    free(c->iov);
-    free(c->held);
-    free(c->marks);
     free(c);
     __atomic_sub_fetch(&worker_curr_conns, 1, __ATOMIC_RELAXED);
 }
 
-static bool iov_room(struct conn *c, size_t n)
-{
-    if (c->niov + n > c->iovcap) {
-        size_t cap = c->iovcap * 2;
-        struct iovec *grown;
-
-        while (cap < c->niov + n) {
-            cap *= 2;
-        }
-        grown = realloc(c->iov, cap * sizeof(*grown));
-        if (grown == NULL) {
-            return false;
-        }
-        c->iov = grown;
-        c->iovcap = cap;
-    }
-    return true;
-}
-
 void conn_mark(struct conn *c)
 {
-    if (c->kind != CONN_UDP ||
-        (c->nmarks > 0 && c->marks[c->nmarks - 1] == c->niov)) {
-        return;
-    }
-    if (c->nmarks == c->markcap) {
-        size_t cap = c->markcap ? 2 * c->markcap : 64;
-        size_t *grown = realloc(c->marks, cap * sizeof(*grown));
-
-        if (grown == NULL) {
-            return;               /* responses merge; nothing is lost */
-        }
-        c->marks = grown;
-        c->markcap = cap;
-    }
-    c->marks[c->nmarks++] = c->niov;
+    outq_mark(&c->out);
 }
 
 void conn_out(struct conn *c, const char *s, size_t n)
 {
-    struct outblock *b = c->last_block;
-    char *dst;
-
-    if (n == 0) {
-        return;
+    if (!outq_copy(&c->out, s, n)) {
+        set_state(c, CONN_CLOSING);
     }
-    if (b == NULL || b->cap - b->used < n) {
-        size_t cap = n > OUTBLOCK_SIZE ? n : OUTBLOCK_SIZE;
-        struct outblock *nb = malloc(sizeof(*nb) + cap);
-
-        if (nb == NULL) {
-            c->state = CONN_CLOSING;
-            return;
-        }
-        nb->next = NULL;
-        nb->used = 0;
-        nb->cap = cap;
-        if (b != NULL) {
-            b->next = nb;
-        } else {
-            c->blocks = nb;
-        }
-        c->last_block = b = nb;
-    }
-    dst = b->data + b->used;
-    memcpy(dst, s, n);
-    b->used += n;
-    /* Extend the previous iovec when this text directly follows it (and
-     * belongs to the same response). */
-    if (c->niov > c->iov_sent &&
-        (c->nmarks == 0 || c->marks[c->nmarks - 1] != c->niov) &&
-        (char *)c->iov[c->niov - 1].iov_base + c->iov[c->niov - 1].iov_len ==
-        dst) {
-        c->iov[c->niov - 1].iov_len += n;
-        return;
-    }
-    if (!iov_room(c, 1)) {
-        c->state = CONN_CLOSING;
-        return;
-    }
-    c->iov[c->niov].iov_base = dst;
-    c->iov[c->niov].iov_len = n;
-    c->niov++;
 }
 
 void conn_out_line(struct conn *c, const char *s)
@@ -426,33 +328,21 @@ void conn_out_line(struct conn *c, const char *s)
 
 void conn_out_value(struct conn *c, struct item *it)
 {
-    int segs;
-
-    if (it->nbytes == 0) {
-        item_put(it);             /* nothing to send */
-        return;
+    if (!outq_value(&c->out, it)) {
+        set_state(c, CONN_CLOSING);
     }
-    segs = item_segment_count(it);
+}
 
-    if (!iov_room(c, (size_t)segs)) {
-        item_put(it);
-        c->state = CONN_CLOSING;
-        return;
-    }
-    if (c->nheld == c->heldcap) {
-        struct item **grown = realloc(c->held, 2 * c->heldcap *
-                                      sizeof(*grown));
+bool conn_out_full(const struct conn *c)
+{
+    /* A datagram's replies are bounded by the datagram; UDP has no
+     * back-pressure to wait for. */
+    return c->kind != CONN_UDP && outq_pending(&c->out) >= copts.out_limit;
+}
 
-        if (grown == NULL) {
-            item_put(it);
-            c->state = CONN_CLOSING;
-            return;
-        }
-        c->held = grown;
-        c->heldcap *= 2;
-    }
-    c->held[c->nheld++] = it;
-    c->niov += (size_t)item_segments(it, c->iov + c->niov, segs);
+void conn_suspend(struct conn *c)
+{
+    c->suspended = true;
 }
 
 void conn_read_value(struct conn *c, struct item *it, size_t tail)
@@ -460,46 +350,23 @@ void conn_read_value(struct conn *c, struct item *it, size_t tail)
     c->value_item = it;
     c->value_off = 0;
     c->value_tail = tail;
-    c->state = CONN_VALUE;
+    set_state(c, CONN_VALUE);
 }
 
 void conn_swallow(struct conn *c, size_t n)
 {
     c->swallow_left = n;
-    c->state = n > 0 ? CONN_SWALLOW : CONN_CMD;
+    set_state(c, n > 0 ? CONN_SWALLOW : CONN_CMD);
 }
 
 void conn_out_checkpoint(struct conn *c)
 {
-    c->chk_niov = c->niov;
-    c->chk_nheld = c->nheld;
-    c->chk_lastlen = c->niov > 0 ? c->iov[c->niov - 1].iov_len : 0;
+    outq_checkpoint(&c->out);
 }
 
 void conn_out_discard(struct conn *c)
 {
-    size_t i;
-
-    /* What was (even partly) sent must finish; then it is a no-op. */
-    if (c->iov_sent > c->chk_niov ||
-        (c->iov_sent == c->chk_niov && c->iov_sent > 0 &&
-         c->iov[c->iov_sent - 1].iov_len != c->chk_lastlen)) {
-        return;
-    }
-    if (c->chk_niov == 0) {
-        release_output(c);
-        return;
-    }
-    for (i = c->chk_nheld; i < c->nheld; i++) {
-        item_put(c->held[i]);
-    }
-    c->nheld = c->chk_nheld;
-    c->niov = c->chk_niov;
-    /* Text after the checkpoint may have been merged into its last iovec. */
-    c->iov[c->niov - 1].iov_len = c->chk_lastlen;
-    while (c->nmarks > 0 && c->marks[c->nmarks - 1] > c->niov) {
-        c->nmarks--;
-    }
+    outq_discard(&c->out);
 }
 
 void conn_close_after_write(struct conn *c)
@@ -509,7 +376,7 @@ void conn_close_after_write(struct conn *c)
 
 void conn_close_now(struct conn *c)
 {
-    c->state = CONN_CLOSING;
+    set_state(c, CONN_CLOSING);
 }
 
 struct conn_pending *conn_pending(struct conn *c)
@@ -522,45 +389,20 @@ int conn_fd(const struct conn *c)
     return c->fd;
 }
 
+static ssize_t sock_writev(void *ctx, const struct iovec *iov, int cnt)
+{
+    return writev(*(int *)ctx, iov, cnt);
+}
+
 /* Writes queued output: 0 all sent, 1 would block, -1 error. */
 static int flush(struct conn *c)
 {
     struct net_stats *ns = worker_net_stats(c->w);
+    size_t written;
+    int r = outq_flush(&c->out, sock_writev, &c->fd, &written);
 
-    while (c->iov_sent < c->niov) {
-        size_t cnt = c->niov - c->iov_sent;
-        ssize_t n;
-
-        if (cnt > CONN_IOV_BATCH) {
-            cnt = CONN_IOV_BATCH;
-        }
-        n = writev(c->fd, c->iov + c->iov_sent, (int)cnt);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
-        }
-        __atomic_store_n(&ns->bytes_written, ns->bytes_written + (size_t)n,
-                         __ATOMIC_RELAXED);
-        /* Zero-length entries (empty values) are consumed as they come;
-         * one left at the end would make writev return 0 forever. */
-        while (c->iov_sent < c->niov &&
-               (n > 0 || c->iov[c->iov_sent].iov_len == 0)) {
-            struct iovec *v = &c->iov[c->iov_sent];
-
-            if ((size_t)n >= v->iov_len) {
-                n -= (ssize_t)v->iov_len;
-                c->iov_sent++;
-            } else {
-                v->iov_base = (char *)v->iov_base + n;
-                v->iov_len -= (size_t)n;
-                n = 0;
-            }
-        }
-    }
-    release_output(c);
-    return 0;
+    worker_stat_add(&ns->bytes_written, written);
+    return r;
 }
 
 static void want(struct conn *c, short flags)
@@ -575,27 +417,29 @@ static void want(struct conn *c, short flags)
     c->ev_flags = flags;
 }
 
-/* Makes room for more input; false if the line limit is exceeded. */
+/* Makes room for more input; false if the line limit is exceeded. A
+ * buffer grown for one long line goes back to its first size as soon as
+ * what is left in it fits, so an idle connection costs RBUF_INITIAL. */
 static bool make_room(struct conn *c)
 {
-    if (c->rstart == c->rend) {
-        c->rstart = c->rend = 0;
-        if (c->rsize > RBUF_INITIAL) {
-            char *small = realloc(c->rbuf, RBUF_INITIAL);
+    size_t left = c->rend - c->rstart;
 
-            if (small != NULL) {
-                c->rbuf = small;
-                c->rsize = RBUF_INITIAL;
-            }
+    if (c->rstart > 0 && (left == 0 || c->rend == c->rsize ||
+                          (c->rsize > RBUF_INITIAL &&
+                           left <= RBUF_INITIAL / 2))) {
+        memmove(c->rbuf, c->rbuf + c->rstart, left);
+        c->rstart = 0;
+        c->rend = left;
+    }
+    if (c->rsize > RBUF_INITIAL && left <= RBUF_INITIAL / 2) {
+        char *small = realloc(c->rbuf, RBUF_INITIAL);
+
+        if (small != NULL) {
+            c->rbuf = small;
+            c->rsize = RBUF_INITIAL;
         }
     }
     if (c->rend < c->rsize) {
-        return true;
-    }
-    if (c->rstart > 0) {
-        memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-        c->rend -= c->rstart;
-        c->rstart = 0;
         return true;
     }
     if (c->rsize >= copts.max_line) {
@@ -614,50 +458,68 @@ static bool make_room(struct conn *c)
 }
 
 /* Runs buffered input through the handler, at most *budget requests. */
-static void process(struct conn *c, unsigned *budget)
+static enum conn_stop process(struct conn *c, unsigned *budget)
 {
-    while (*budget > 0 && c->state != CONN_CLOSING && !c->close_after_write) {
+    for (;;) {
+        enum conn_state st = get_state(c);
         size_t avail = c->rend - c->rstart;
         char *p = c->rbuf + c->rstart;
 
-        if (c->state == CONN_CMD) {
+        if (st == CONN_CLOSING || c->close_after_write) {
+            return STOP_CLOSE;
+        }
+        if (*budget == 0) {
+            return STOP_BUDGET;
+        }
+        if (st == CONN_CMD) {
             size_t used;
 
-            if (avail == 0) {
-                return;
+            /* Flow control: no new request (nor the rest of a suspended
+             * one) while the replies already queued are at the limit. */
+            if (conn_out_full(c)) {
+                return STOP_OUTPUT;
             }
+            if (avail == 0) {
+                return STOP_INPUT;
+            }
+            c->suspended = false;
             used = c->h->on_input(c, p, avail);
+            if (c->suspended) {
+                /* It served part of the request; it continues, from its
+                 * own saved place, when the output has drained. */
+                (*budget)--;
+                return STOP_OUTPUT;
+            }
             if (used == 0) {
-                return;
+                return get_state(c) == CONN_CLOSING ? STOP_CLOSE
+                                                     : STOP_INPUT;
             }
             c->rstart += used;
             (*budget)--;
             __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-        } else if (c->state == CONN_VALUE) {
+        } else if (st == CONN_VALUE) {
             struct item *it = c->value_item;
             size_t total = (size_t)it->nbytes + c->value_tail;
 
             c->rstart += conn_value_feed(it, &c->value_off, c->value_tail,
                                          c->tail, p, avail);
             if (c->value_off < total) {
-                return;
+                return STOP_INPUT;
             }
             c->value_item = NULL;
-            c->state = CONN_CMD;
+            set_state(c, CONN_CMD);
             c->h->on_value(c, it, c->value_tail == 0 ||
                                   (c->tail[0] == '\r' && c->tail[1] == '\n'));
             item_put(it);
-        } else if (c->state == CONN_SWALLOW) {
+        } else {
             size_t take = c->swallow_left < avail ? c->swallow_left : avail;
 
             c->rstart += take;
             c->swallow_left -= take;
             if (c->swallow_left > 0) {
-                return;
+                return STOP_INPUT;
             }
-            c->state = CONN_CMD;
-        } else {
-            return;
+            set_state(c, CONN_CMD);
         }
     }
 }
@@ -668,17 +530,17 @@ static void conn_drive(struct conn *c)
     struct net_stats *ns = worker_net_stats(c->w);
 
     for (;;) {
+        enum conn_stop why = process(c, &budget);
         ssize_t n;
         int r;
 
-        process(c, &budget);
-        if (c->state == CONN_CLOSING) {
+        if (get_state(c) == CONN_CLOSING) {
             conn_destroy(c);
             return;
         }
         /* Like memcached, replies wait while a value is being read or
          * swallowed, and go out with the reply to that value. */
-        r = c->state == CONN_CMD ? flush(c) : 0;
+        r = get_state(c) == CONN_CMD ? flush(c) : 0;
         if (r < 0) {
             conn_destroy(c);
             return;
@@ -691,13 +553,15 @@ static void conn_drive(struct conn *c)
             conn_destroy(c);
             return;
         }
-        if (budget == 0) {
+        if (why == STOP_BUDGET) {
             /* Yield to other connections; come back on the next loop. */
-            __atomic_store_n(&ns->conn_yields, ns->conn_yields + 1,
-                             __ATOMIC_RELAXED);
+            worker_stat_add(&ns->conn_yields, 1);
             want(c, EV_READ);
             event_active(c->ev, EV_READ, 0);
             return;
+        }
+        if (why == STOP_OUTPUT) {
+            continue;             /* drained: run the rest */
         }
         if (c->read_short) {
             c->read_short = false;
@@ -710,11 +574,11 @@ static void conn_drive(struct conn *c)
         }
         n = read(c->fd, c->rbuf + c->rend, c->rsize - c->rend);
         if (n > 0) {
-            __atomic_store_n(&ns->bytes_read, ns->bytes_read + (size_t)n,
-                             __ATOMIC_RELAXED);
+            worker_stat_add(&ns->bytes_read, (size_t)n);
             c->read_short = (size_t)n < c->rsize - c->rend;
             c->rend += (size_t)n;
-            if (c->h->on_read != NULL && c->state == CONN_CMD) {
+            if (c->h->on_read != NULL && get_state(c) == CONN_CMD &&
+                !c->suspended) {
                 c->h->on_read(c, c->rbuf + c->rstart, c->rend - c->rstart);
             }
             continue;
@@ -741,10 +605,11 @@ static void conn_drive(struct conn *c)
 static void udp_serve(struct conn *c, uint16_t id)
 {
     struct net_stats *ns = worker_net_stats(c->w);
+    const struct outq *q = &c->out;
     unsigned budget = UINT_MAX;
     size_t sent, first = 0;
 
-    c->state = CONN_CMD;
+    set_state(c, CONN_CMD);
     c->h = handler;
     memset(&c->pend, 0, sizeof(c->pend));   /* nothing from the last sender */
     process(c, &budget);
@@ -754,30 +619,29 @@ static void udp_serve(struct conn *c, uint16_t id)
     }
     /* Responses start at the marks; output before the first mark (there
      * should be none) is a response too. */
-    if (c->nmarks == 0 || c->marks[0] != 0) {
+    if (q->nmarks == 0 || q->marks[0] != 0) {
         sent = udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
-                                  c->peerlen, id, c->iov,
-                                  c->nmarks > 0 ? c->marks[0] : c->niov,
+                                  c->peerlen, id, q->iov,
+                                  q->nmarks > 0 ? q->marks[0] : q->niov,
                                   &first, 1);
     } else {
         sent = 0;
     }
-    if (c->nmarks > 0) {
+    if (q->nmarks > 0) {
         sent += udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
-                                   c->peerlen, id, c->iov, c->niov, c->marks,
-                                   c->nmarks);
+                                   c->peerlen, id, q->iov, q->niov, q->marks,
+                                   q->nmarks);
     }
     if (c->close_after_write) {   /* quit; junk that closes a stream
                                    * gets no answer at all */
         udp_send_close(c->fd, (struct sockaddr *)&c->peer, c->peerlen, id);
         sent += UDP_HEADER_SIZE;
     }
-    __atomic_store_n(&ns->bytes_written, ns->bytes_written + sent,
-                     __ATOMIC_RELAXED);
-    release_output(c);
-    c->nmarks = 0;
-    c->state = CONN_CMD;
+    worker_stat_add(&ns->bytes_written, sent);
+    outq_reset(&c->out);
+    set_state(c, CONN_CMD);
     c->close_after_write = false;
+    c->suspended = false;
     c->swallow_left = 0;
 }
 
@@ -799,8 +663,7 @@ static void udp_drive(struct conn *c)
             }
             return;               /* EAGAIN: drained */
         }
-        __atomic_store_n(&ns->bytes_read, ns->bytes_read + (size_t)got,
-                         __ATOMIC_RELAXED);
+        worker_stat_add(&ns->bytes_read, (size_t)got);
         if (!udp_request_ok(c->rbuf, (size_t)got, &id)) {
             continue;             /* memcached drops these silently */
         }

@@ -75,6 +75,14 @@ struct conn_pending {
          * time). */
         uint64_t meta[8];
     };
+    /* text: a multi-get suspended by flow control (conn_suspend); not in
+     * the union, since `ms` state lives there on the same connection. */
+    struct {
+        size_t resume;            /* offset of its next key; 0 = none */
+        size_t used;              /* bytes the whole request takes */
+        rel_time_t exptime;       /* gat/gats: the new expiry */
+        bool touch, cas;
+    } get;
 };
 
 /* Authentication state of a connection (SASL on binary, -Y on text). */
@@ -125,6 +133,17 @@ void conn_out_discard(struct conn *c);
 /* Marks the replies queued so far as kept by conn_out_discard (memcached
  * transmits after a get completes). */
 void conn_out_checkpoint(struct conn *c);
+/* Whether the replies queued and not yet written are at the connection's
+ * limit (conn_options.out_limit; never for UDP). A request that can add
+ * much output (a multi-get) checks it as it goes and, when it is, saves
+ * its place and calls conn_suspend(). */
+bool conn_out_full(const struct conn *c);
+/* Called by on_input instead of finishing the request at the start of its
+ * buffer: on_input returns 0, and is called again with the same buffer
+ * (same bytes, same offset from the request's start; the address may
+ * differ) once the output has drained. The handler keeps its own place,
+ * in conn_pending. */
+void conn_suspend(struct conn *c);
 /* Closes once queued output is written. */
 void conn_close_after_write(struct conn *c);
 /* Closes now, dropping queued output. */
@@ -172,7 +191,12 @@ struct conn_options {
     unsigned reqs_per_event;      /* -R */
     size_t max_line;              /* longest multi-get line accepted */
     unsigned idle_timeout;        /* -o idle_timeout, seconds; 0 = off */
+    size_t out_limit;             /* unwritten reply bytes that stop a
+                                   * connection running requests */
 };
+/* 1 MiB: a few socket buffers' worth, so pipelined large values still go
+ * out in big writes, and 100 stalled readers cost ~100 MiB at most. */
+#define CONN_OUT_LIMIT_DEFAULT (1024 * 1024)
 void conn_setup(const struct conn_options *opts);
 
 #ifdef __cplusplus

@@ -48,6 +48,9 @@ static struct worker *workers;
 static unsigned next_worker;      /* listener thread only */
 static pthread_barrier_t started;
 static bool stopping;             /* atomic: teardown requested */
+/* `stats reset`: sums are reported from this baseline (guarded). */
+static pthread_mutex_t net_reset_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct net_stats net_baseline;
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
@@ -211,7 +214,8 @@ struct net_stats *worker_net_stats(struct worker *w)
     return &w->stats;
 }
 
-void worker_net_stats_sum(struct net_stats *out)
+/* Sums every worker's own counters. */
+static void net_stats_raw(struct net_stats *out)
 {
     unsigned i;
 
@@ -227,17 +231,22 @@ void worker_net_stats_sum(struct net_stats *out)
     }
 }
 
-void worker_net_stats_reset(void)
+void worker_net_stats_sum(struct net_stats *out)
 {
-    /* Counters are owned by their workers; a reset from another thread
-     * would race, so reset is approximate: it stores zero atomically. */
-    unsigned i;
-
-    for (i = 0; i < wopts.nthreads; i++) {
-        __atomic_store_n(&workers[i].stats.bytes_read, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&workers[i].stats.bytes_written, 0,
-                         __ATOMIC_RELAXED);
-        __atomic_store_n(&workers[i].stats.conn_yields, 0, __ATOMIC_RELAXED);
-    }
+    pthread_mutex_lock(&net_reset_lock);
+    net_stats_raw(out);
+    out->bytes_read -= net_baseline.bytes_read;
+    out->bytes_written -= net_baseline.bytes_written;
+    out->conn_yields -= net_baseline.conn_yields;
+    pthread_mutex_unlock(&net_reset_lock);
 }
 
+void worker_net_stats_reset(void)
+{
+    /* Counters have one writer each, their worker; `stats reset` only
+     * moves the baseline that sums are reported from (as util/tally.c
+     * does for the command counters), so it writes nothing they own. */
+    pthread_mutex_lock(&net_reset_lock);
+    net_stats_raw(&net_baseline);
+    pthread_mutex_unlock(&net_reset_lock);
+}

@@ -41,6 +41,14 @@ void worker_dispatch(int fd, bool is_unix);
  * caller keeps fd). 0, or -1 if descriptors ran out. */
 int worker_add_udp(int fd);
 
+/* Adds n to a counter of the calling worker's own net_stats (a relaxed
+ * atomic store: other threads only read it). */
+static inline void worker_stat_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
 struct event_base *worker_base(struct worker *w);
 struct net_stats *worker_net_stats(struct worker *w);
 void worker_net_stats_sum(struct net_stats *out);

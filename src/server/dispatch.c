@@ -64,48 +64,117 @@ static void value_header(struct conn *c, const struct item *it, bool cas)
     conn_out(c, buf, (size_t)(p - buf));
 }
 
-static void do_get(struct conn *c, struct text_request *r)
+/*
+ * Flow control inside a multi-get: a line of up to 2 MiB of keys could
+ * otherwise queue (and hold references for) millions of values at once.
+ * When the connection's output reaches its limit with keys left, the get
+ * saves its place and suspends; conn.c calls on_input again at the same
+ * line once the replies have drained, and get_resume() goes on from there.
+ *
+ * The tokenizer NUL-terminated the keys of its current window in place;
+ * before suspending, the separators of the keys not yet served are put
+ * back, so the rest of the line is plain text again for the next pass.
+ */
+static void get_save_place(struct conn *c, char *line,
+                           const struct text_token *t)
 {
-    rel_time_t exptime = r->touch ? clock_expiry(r->exptime) : 0;
-    struct text_token *t = r->keys;
+    struct conn_pending *p = conn_pending(c);
+    const struct text_token *u;
+
+    if (t->length == 0) {
+        p->get.resume = (size_t)(t->value - line);   /* untokenized rest */
+        return;
+    }
+    for (u = t; u->length != 0; u++) {
+        if (u[1].length != 0 || u[1].value != NULL) {
+            u->value[u->length] = ' ';
+        }
+    }
+    p->get.resume = (size_t)(t->value - line);
+}
+
+/* Serves the keys from t on; false if it suspended. */
+static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
+                     struct text_token *t)
+{
+    const struct conn_pending *p = conn_pending(c);
+    bool touch = p->get.touch;
 
     for (;;) {
         for (; t->length != 0; t++) {
-            struct item *it = cache_get(t->value, t->length, r->touch,
-                                        exptime);
+            struct item *it;
 
-            if (r->touch) {
+            if (conn_out_full(c)) {
+                get_save_place(c, line, t);
+                conn_suspend(c);
+                return false;
+            }
+            it = cache_get(t->value, t->length, touch, p->get.exptime);
+            if (touch) {
                 STATS_INC(touch_cmds);
             } else {
                 STATS_INC(get_cmds);
             }
             if (it == NULL) {
-                if (r->touch) {
+                if (touch) {
                     STATS_INC(touch_misses);
                 } else {
                     STATS_INC(get_misses);
                 }
                 continue;
             }
-            if (r->touch) {
+            if (touch) {
                 STATS_INC(touch_hits);
             } else {
                 STATS_INC(get_hits);
             }
             conn_mark(c);         /* memcached: one response per hit */
-            value_header(c, it, r->return_cas);
+            value_header(c, it, p->get.cas);
             conn_out_value(c, it);
             conn_out(c, "\r\n", 2);
         }
         if (t->value == NULL) {
             break;
         }
+        if (conn_out_full(c)) {
+            get_save_place(c, line, t);
+            conn_suspend(c);
+            return false;
+        }
         /* More keys than one tokenizer pass holds. */
-        text_tokenize(t->value, r->tokens, TEXT_MAX_TOKENS);
-        t = r->tokens;
+        text_tokenize(t->value, tokens, TEXT_MAX_TOKENS);
+        t = tokens;
     }
     conn_out(c, "END\r\n", 5);
     conn_out_checkpoint(c);
+    return true;
+}
+
+static void do_get(struct conn *c, char *line, struct text_request *r,
+                   size_t used)
+{
+    struct conn_pending *p = conn_pending(c);
+
+    p->get.touch = r->touch;
+    p->get.cas = r->return_cas;
+    p->get.exptime = r->touch ? clock_expiry(r->exptime) : 0;
+    p->get.used = used;
+    p->get.resume = 0;
+    get_keys(c, line, r->tokens, r->keys);
+}
+
+/* on_input for a suspended get: its line is at the start of buf. */
+static size_t get_resume(struct conn *c, char *buf)
+{
+    struct conn_pending *p = conn_pending(c);
+    struct text_token tokens[TEXT_MAX_TOKENS];
+
+    text_tokenize(buf + p->get.resume, tokens, TEXT_MAX_TOKENS);
+    p->get.resume = 0;
+    if (!get_keys(c, buf, tokens, tokens)) {
+        return 0;
+    }
+    return p->get.used;
 }
 
 static void do_store(struct conn *c, struct text_request *r)
@@ -262,7 +331,7 @@ static void do_cluster(struct conn *c, struct text_request *r)
     conn_out_line(c, "END");
 }
 
-static void on_line(struct conn *c, char *line, size_t len)
+static void on_line(struct conn *c, char *line, size_t len, size_t used)
 {
     struct text_request r;
 
@@ -281,7 +350,7 @@ static void on_line(struct conn *c, char *line, size_t len)
         conn_close_now(c);
         break;
     case TEXT_GET:
-        do_get(c, &r);
+        do_get(c, line, &r, used);
         break;
     case TEXT_GET_BAD_KEY:
         /* memcached serves the keys before the bad one, then drops every
@@ -342,6 +411,9 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
 {
     size_t line_len, used;
 
+    if (conn_pending(c)->get.resume != 0) {
+        return get_resume(c, buf);
+    }
     switch (text_find_line(buf, len, conn_max_line(), &line_len, &used)) {
     case TEXT_NEED_MORE:
         return 0;
@@ -349,8 +421,8 @@ static size_t on_input(struct conn *c, char *buf, size_t len)
         conn_close_now(c);
         return 0;
     default:
-        on_line(c, buf, line_len);
-        return used;
+        on_line(c, buf, line_len, used);
+        return conn_pending(c)->get.resume != 0 ? 0 : used;
     }
 }
 
