@@ -26,6 +26,7 @@ struct outblock {
     struct outblock *next;
     size_t used;
     size_t cap;
+    size_t iov_end;               /* iovecs up to here may point into it */
     char data[];
 };
 
@@ -37,9 +38,11 @@ bool outq_init(struct outq *q, bool with_marks)
     q->iov = malloc(q->iovcap * sizeof(*q->iov));
     q->heldcap = HELD_INITIAL;
     q->held = malloc(q->heldcap * sizeof(*q->held));
-    if (q->iov == NULL || q->held == NULL) {
+    q->held_end = malloc(q->heldcap * sizeof(*q->held_end));
+    if (q->iov == NULL || q->held == NULL || q->held_end == NULL) {
         free(q->iov);
         free(q->held);
+        free(q->held_end);
         return false;
     }
     return true;
@@ -86,6 +89,7 @@ void outq_deinit(struct outq *q)
     free_blocks(q->blocks);
     free(q->iov);
     free(q->held);
+    free(q->held_end);
     free(q->marks);
     memset(q, 0, sizeof(*q));
 }
@@ -151,6 +155,7 @@ static char *block_room(struct outq *q, size_t n)
         nb->next = NULL;
         nb->used = 0;
         nb->cap = cap;
+        nb->iov_end = 0;
         if (b != NULL) {
             b->next = nb;
         } else {
@@ -196,6 +201,7 @@ bool outq_copy(struct outq *q, const char *s, size_t n)
     memcpy(dst, s, n);
     q->last_block->used += n;
     append_iov(q, dst, n);        /* cannot fail: room was made */
+    q->last_block->iov_end = q->niov;
     q->queued += n;
     return true;
 }
@@ -218,6 +224,7 @@ bool outq_value(struct outq *q, struct item *it)
             item_copy_out(it, 0, dst, it->nbytes);
             q->last_block->used += it->nbytes;
             append_iov(q, dst, it->nbytes);
+            q->last_block->iov_end = q->niov;
             q->queued += it->nbytes;
         }
         item_put(it);
@@ -231,16 +238,24 @@ bool outq_value(struct outq *q, struct item *it)
     if (q->nheld == q->heldcap) {
         struct item **grown = realloc(q->held, 2 * q->heldcap *
                                       sizeof(*grown));
+        size_t *ends;
 
         if (grown == NULL) {
             item_put(it);
             return false;
         }
         q->held = grown;
+        ends = realloc(q->held_end, 2 * q->heldcap * sizeof(*ends));
+        if (ends == NULL) {
+            item_put(it);
+            return false;
+        }
+        q->held_end = ends;
         q->heldcap *= 2;
     }
-    q->held[q->nheld++] = it;
     q->niov += (size_t)item_segments(it, q->iov + q->niov, segs);
+    q->held_end[q->nheld] = q->niov;
+    q->held[q->nheld++] = it;
     q->queued += it->nbytes;
     return true;
 }
@@ -285,6 +300,47 @@ void outq_discard(struct outq *q)
     }
 }
 
+/*
+ * Gives back what a partial write finished with: items and blocks that
+ * only written iovecs point into, and the written iovecs themselves. Runs
+ * once at least half the iovecs are written, so what it moves is never
+ * more than what was written since the last time.
+ */
+static void compact(struct outq *q)
+{
+    size_t shift = q->iov_sent, i, keep;
+    struct outblock *b;
+
+    if (shift == 0 || shift < q->niov - shift) {
+        return;
+    }
+    for (i = 0; i < q->nheld && q->held_end[i] <= shift; i++) {
+        item_put(q->held[i]);
+    }
+    keep = q->nheld - i;
+    memmove(q->held, q->held + i, keep * sizeof(*q->held));
+    memmove(q->held_end, q->held_end + i, keep * sizeof(*q->held_end));
+    q->nheld = keep;
+    for (i = 0; i < q->nheld; i++) {
+        q->held_end[i] -= shift;
+    }
+    while (q->blocks != q->last_block && q->blocks->iov_end <= shift) {
+        b = q->blocks;
+        q->blocks = b->next;
+        free(b);
+    }
+    for (b = q->blocks; b != NULL; b = b->next) {
+        b->iov_end = b->iov_end > shift ? b->iov_end - shift : 0;
+    }
+    memmove(q->iov, q->iov + shift, (q->niov - shift) * sizeof(*q->iov));
+    q->niov -= shift;
+    q->iov_sent = 0;
+    /* Marks are for UDP, which never writes in part; keep them right. */
+    for (i = 0; i < q->nmarks; i++) {
+        q->marks[i] = q->marks[i] > shift ? q->marks[i] - shift : 0;
+    }
+}
+
 int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
 {
     *written = 0;
@@ -310,7 +366,12 @@ int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
             if (errno == EINTR) {
                 continue;
             }
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 1 : -1;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                compact(q);
+                outq_checkpoint(q);
+                return 1;
+            }
+            return -1;
         }
         *written += (size_t)n;
         q->written += (uint64_t)n;
@@ -331,9 +392,22 @@ int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
             }
         }
         if (!progress) {
-            return 1;             /* took nothing: wait for writability */
+            compact(q);           /* took nothing: wait for writability */
+            outq_checkpoint(q);
+            return 1;
         }
     }
     outq_reset(q);
     return 0;
+}
+
+size_t outq_block_bytes(const struct outq *q)
+{
+    const struct outblock *b;
+    size_t n = 0;
+
+    for (b = q->blocks; b != NULL; b = b->next) {
+        n += b->cap;
+    }
+    return n;
 }

@@ -23,6 +23,10 @@
  *  - pending bytes = queued - written, counting copied text and referenced
  *    values alike; the connection stops running requests while it is at or
  *    over its limit (conn.c), which is what bounds a slow reader.
+ *  - A queue that never empties (a client reading about as fast as it
+ *    asks) still holds only what is unwritten: once half its iovecs are
+ *    written, a flush releases their items and blocks and moves the rest
+ *    down, so the work is amortised O(1) per iovec.
  *
  * An outq belongs to one connection and so to one worker thread; nothing
  * here is locked.
@@ -49,6 +53,7 @@ struct outq {
     size_t iov_sent;              /* iovecs fully written */
     size_t head_off;              /* bytes of iov[iov_sent] written */
     struct item **held;           /* items whose values iov points into */
+    size_t *held_end;             /* ...up to iov[held_end[i] - 1] */
     size_t nheld, heldcap;
     struct outblock *blocks, *last_block;
     uint64_t queued;              /* bytes queued since the last reset */
@@ -104,6 +109,9 @@ static inline uint64_t outq_pending(const struct outq *q)
 {
     return q->queued - q->written;
 }
+
+/* Bytes of output blocks allocated (memory accounting, tests). */
+size_t outq_block_bytes(const struct outq *q);
 
 /* Whether anything is waiting to be written. */
 static inline bool outq_empty(const struct outq *q)
