@@ -26,6 +26,10 @@
 #define AUTHFILE_MAX_LINE 256
 #define SASL_MECH_MAX 32          /* memcached's MAX_SASL_MECH_LEN */
 #define ASCII_AUTH_PROBE 2048     /* no newline by then: junk, close */
+/* memcached reads the token into its 16 KiB read buffer and closes a
+ * connection whose token and \r\n do not fit; so do we, which also keeps
+ * what a client can make us buffer before it has authenticated small. */
+#define ASCII_AUTH_TOKEN_MAX 16384
 
 struct auth_entry {
     char user[AUTHFILE_MAX_LINE];
@@ -147,6 +151,10 @@ static size_t ascii_auth_input(struct conn *c, char *buf, size_t len)
             !num_parse_u32(tokens[4].value, &size)) {
             auth_reply(c, "CLIENT_ERROR unauthenticated");
             return used;
+        }
+        if ((size_t)size + 2 > ASCII_AUTH_TOKEN_MAX) {
+            conn_close_now(c);
+            return 0;
         }
         a->started = true;
         a->token_len = (size_t)size + 2;

@@ -180,6 +180,30 @@ TEST_F(AsciiAuthTest, SameAnswersAsMemcached) {
       EXPECT_EQ(rc_test::escape_bytes(want), rc_test::escape_bytes(got));
     }
   }
+  // Tokens up to 16,382 bytes are read and checked; a longer one is not
+  // buffered at all: the connection closes, as memcached's does (before,
+  // up to 4 MiB was buffered from an unauthenticated client).
+  for (size_t n : {16382u, 16383u, 4000000u}) {
+    SCOPED_TRACE("token of " + std::to_string(n) + " bytes");
+    Client a(mc->port()), b(rc->port());
+    std::string line = "set x 0 0 " + std::to_string(n) + "\r\n";
+    std::string token = "user " + std::string(n - 5, 'p') + "\r\n";
+    ASSERT_TRUE(a.send(line));
+    ASSERT_TRUE(b.send(line));
+    if (n <= 16382) {
+      ASSERT_TRUE(a.send(token));
+      ASSERT_TRUE(b.send(token));
+      std::string want = a.recv_idle(100, 2000);
+      EXPECT_EQ("CLIENT_ERROR authentication failure\r\n", want);
+      EXPECT_EQ(want, b.recv_idle(100, 2000));
+    } else {
+      // memcached closes once the token does not fit; ours at the line.
+      a.send(token.substr(0, 20000));
+      b.send(token.substr(0, 20000));
+      EXPECT_TRUE(a.peer_closed(2000)) << "memcached";
+      EXPECT_TRUE(b.peer_closed(2000)) << "ringcached";
+    }
+  }
   // A line with no newline after 2 KiB is junk: closed, as memcached does.
   Client junk(rc->port());
   ASSERT_TRUE(junk.send(std::string(3000, 'x')));
