@@ -7,14 +7,19 @@
  * The connection is a stand-in (this file) that does what net/conn.c does
  * with input: hands unparsed bytes to the protocol's on_read look-ahead
  * and on_input, copies a value announced by conn_read_value() into its
- * item, swallows what a handler rejects. Output is counted, not sent. The
+ * item, swallows what a handler rejects, resumes a suspended request.
+ * Output goes through the real reply queue (net/outq.c) to a socket that
+ * writes in fuzz-chosen pieces, checked against a model of the bytes the
+ * client must get. The
  * first input byte picks where a connection starts (-B auto's negotiation,
  * binary, text, or -Y's authentication in front of text) and whether
  * flush_all is allowed, so those paths run too.
- * What is checked: no crash, no sanitizer report, no runaway loop, and
- * that handlers never claim more bytes than they were given.
+ * What is checked: no crash, no sanitizer report, no runaway loop, that
+ * handlers never claim more bytes than they were given, and that the
+ * client receives exactly the replies that were not discarded.
  */
 #include <assert.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 #include "cache/cache.h"
 #include "cluster/cluster.h"
 #include "net/conn.h"
+#include "net/outq.h"
 #include "server/auth.h"
 #include "server/binary.h"
 #include "server/dispatch.h"
@@ -34,18 +40,54 @@
 
 /* ---- the stand-in connection ----------------------------------------- */
 
+/*
+ * Output goes through the real reply queue (net/outq.c) and a socket that
+ * takes as many bytes per write as the input's last bytes say, so partial
+ * writes, checkpoints, discards, compaction and flow-control suspension
+ * all run. Beside it a model keeps the bytes that must reach the client
+ * (committed + discardable, as in t/unit/outq_test.cc); at the end what
+ * the socket took must be exactly that.
+ */
+#define FUZZ_OUT_LIMIT 4096       /* small, so multi-gets suspend */
+
+struct model {
+    char *buf;
+    size_t len, committed, cap;
+};
+
 struct conn {
     enum conn_state state;
     const struct conn_handler *h;
     bool close_after_write;
+    bool suspended;
     struct item *value_item;
     size_t value_off, value_tail;
     char tail[2];
     size_t swallow_left;
-    size_t out_bytes, queued_values;
+    struct outq out;
+    struct model want;            /* what must reach the client */
+    struct model got;             /* what the socket took */
+    const uint8_t *write_sizes;   /* per-write byte budgets, cycled */
+    size_t nwrite_sizes, next_write;
     struct conn_pending pend;
     struct conn_auth auth;
 };
+
+static void model_add(struct model *m, const void *p, size_t n)
+{
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+
+        while (cap < m->len + n) {
+            cap *= 2;
+        }
+        m->buf = realloc(m->buf, cap);
+        assert(m->buf != NULL);
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, p, n);
+    m->len += n;
+}
 
 static const struct conn_handler *first_handler;
 
@@ -56,19 +98,51 @@ struct conn_auth *conn_auth(struct conn *c) { return &c->auth; }
 struct conn_pending *conn_pending(struct conn *c) { return &c->pend; }
 int conn_fd(const struct conn *c) { (void)c; return 99; }
 size_t conn_max_line(void) { return 64 * 1024; }
-void conn_out(struct conn *c, const char *s, size_t n) { (void)s; c->out_bytes += n; }
-void conn_mark(struct conn *c) { (void)c; }
-void conn_out_line(struct conn *c, const char *s) { c->out_bytes += strlen(s) + 2; }
-void conn_out_discard(struct conn *c) { c->out_bytes = 0; }
-void conn_out_checkpoint(struct conn *c) { (void)c; }
+void conn_mark(struct conn *c) { outq_mark(&c->out); }
 void conn_close_after_write(struct conn *c) { c->close_after_write = true; }
 void conn_close_now(struct conn *c) { c->state = CONN_CLOSING; }
+bool conn_out_full(const struct conn *c) { return outq_pending(&c->out) >= FUZZ_OUT_LIMIT; }
+void conn_suspend(struct conn *c) { c->suspended = true; }
+
+void conn_out(struct conn *c, const char *s, size_t n)
+{
+    if (!outq_copy(&c->out, s, n)) {
+        c->state = CONN_CLOSING;
+        return;
+    }
+    model_add(&c->want, s, n);
+}
+
+void conn_out_line(struct conn *c, const char *s)
+{
+    conn_out(c, s, strlen(s));
+    conn_out(c, "\r\n", 2);
+}
 
 void conn_out_value(struct conn *c, struct item *it)
 {
-    c->out_bytes += it->nbytes;
-    c->queued_values++;
-    item_put(it);
+    size_t n = it->nbytes;
+    char *v = malloc(n + 1);
+
+    item_copy_out(it, 0, v, n);
+    if (!outq_value(&c->out, it)) {
+        c->state = CONN_CLOSING;
+    } else {
+        model_add(&c->want, v, n);
+    }
+    free(v);
+}
+
+void conn_out_checkpoint(struct conn *c)
+{
+    outq_checkpoint(&c->out);
+    c->want.committed = c->want.len;
+}
+
+void conn_out_discard(struct conn *c)
+{
+    outq_discard(&c->out);
+    c->want.len = c->want.committed;
 }
 
 void conn_read_value(struct conn *c, struct item *it, size_t tail)
@@ -84,6 +158,39 @@ void conn_swallow(struct conn *c, size_t n)
 {
     c->swallow_left = n;
     c->state = n > 0 ? CONN_SWALLOW : CONN_CMD;
+}
+
+/* The socket: takes the next budget's worth of bytes, then EAGAIN. */
+static ssize_t fuzz_writev(void *ctx, const struct iovec *iov, int cnt)
+{
+    struct conn *c = ctx;
+    size_t budget = c->nwrite_sizes == 0 ? SIZE_MAX :
+        (size_t)c->write_sizes[c->next_write++ % c->nwrite_sizes] * 7;
+    size_t total = 0;
+    int i;
+
+    if (budget == 0) {
+        errno = EAGAIN;
+        return -1;
+    }
+    for (i = 0; i < cnt && budget > 0; i++) {
+        size_t n = iov[i].iov_len < budget ? iov[i].iov_len : budget;
+
+        model_add(&c->got, iov[i].iov_base, n);
+        budget -= n;
+        total += n;
+    }
+    return (ssize_t)total;
+}
+
+/* One flush as conn.c does it; a flush commits the model too. */
+static void flush_once(struct conn *c)
+{
+    size_t written;
+
+    (void)outq_flush(&c->out, fuzz_writev, c, &written);
+    c->want.committed = c->want.len;
+    assert(outq_pending(&c->out) == c->want.len - c->got.len);
 }
 
 /* ---- stats are not under test ----------------------------------------- */
@@ -168,7 +275,9 @@ static void setup_once(void)
     }
 }
 
-/* Runs input through the connection as conn.c's process() would. */
+/* Runs input through the connection as conn.c's process() and
+ * conn_drive() would: requests one by one, a flush every few requests or
+ * when output is at its limit, a suspended request resumed after it. */
 static void drive(struct conn *c, char *buf, size_t len)
 {
     size_t pos = 0;
@@ -179,17 +288,30 @@ static void drive(struct conn *c, char *buf, size_t len)
         size_t avail = len - pos;
         char *p = buf + pos;
 
+        if (steps % 5 == 0 && c->state == CONN_CMD) {
+            flush_once(c);
+        }
         if (c->state == CONN_CMD) {
             size_t used;
 
+            if (conn_out_full(c)) {
+                flush_once(c);
+                continue;
+            }
             /* conn.c calls it after a read; here at every request
              * boundary, so the look-ahead sees every suffix. */
-            if (c->h->on_read != NULL) {
+            if (c->h->on_read != NULL && !c->suspended) {
                 c->h->on_read(c, p, avail);
             }
+            c->suspended = false;
             used = c->h->on_input(c, p, avail);
 
             assert(used <= avail);
+            if (c->suspended) {
+                assert(used == 0);
+                flush_once(c);
+                continue;
+            }
             if (used == 0) {
                 return;           /* needs more input than there is */
             }
@@ -249,6 +371,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&c, 0, sizeof(c));
     c.h = first_handler;
+    if (!outq_init(&c.out, false)) {
+        abort();
+    }
+    /* The input's last 8 bytes (when there are enough) are the socket's
+     * write sizes, so partial writes land on every kind of boundary. */
+    if (size > 16) {
+        c.write_sizes = data + size - 8;
+        c.nwrite_sizes = 8;
+    }
     /* Handlers write into the buffer (NUL-terminating lines). */
     buf = malloc(size);
     memcpy(buf, data + 1, size - 1);
@@ -256,6 +387,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (c.value_item != NULL) {
         item_put(c.value_item);   /* connection closed mid-value */
     }
+    /* Drain what is left: the client must get exactly the model's bytes,
+     * unless the connection closed (then whatever it got is a prefix). */
+    c.nwrite_sizes = 0;
+    flush_once(&c);
+    assert(outq_empty(&c.out));
+    assert(c.got.len <= c.want.len);
+    assert(memcmp(c.got.buf, c.want.buf, c.got.len) == 0);
+    if (c.state != CONN_CLOSING) {
+        assert(c.got.len == c.want.len);
+    }
+    outq_deinit(&c.out);
+    free(c.want.buf);
+    free(c.got.buf);
     free(buf);
     cache_quiesce();
     return 0;
