@@ -417,27 +417,39 @@ static void want(struct conn *c, short flags)
     c->ev_flags = flags;
 }
 
-/* Makes room for more input; false if the line limit is exceeded. A
- * buffer grown for one long line goes back to its first size as soon as
- * what is left in it fits, so an idle connection costs RBUF_INITIAL. */
+/* A buffer grown for one long line goes back to its first size as soon
+ * as what is left in it fits, so a connection that waits costs
+ * RBUF_INITIAL however long its last line was (also with a partial
+ * request left in it). */
+static void rbuf_shrink(struct conn *c)
+{
+    size_t left = c->rend - c->rstart;
+    char *small;
+
+    if (c->rsize <= RBUF_INITIAL || left > RBUF_INITIAL / 2 ||
+        c->suspended) {
+        return;                   /* a suspended request is still at rstart */
+    }
+    memmove(c->rbuf, c->rbuf + c->rstart, left);
+    c->rstart = 0;
+    c->rend = left;
+    small = realloc(c->rbuf, RBUF_INITIAL);
+    if (small != NULL) {
+        c->rbuf = small;
+        c->rsize = RBUF_INITIAL;
+    }
+}
+
+/* Makes room for more input; false if the line limit is exceeded. */
 static bool make_room(struct conn *c)
 {
     size_t left = c->rend - c->rstart;
 
-    if (c->rstart > 0 && (left == 0 || c->rend == c->rsize ||
-                          (c->rsize > RBUF_INITIAL &&
-                           left <= RBUF_INITIAL / 2))) {
+    rbuf_shrink(c);
+    if (c->rstart > 0 && (left == 0 || c->rend == c->rsize)) {
         memmove(c->rbuf, c->rbuf + c->rstart, left);
         c->rstart = 0;
         c->rend = left;
-    }
-    if (c->rsize > RBUF_INITIAL && left <= RBUF_INITIAL / 2) {
-        char *small = realloc(c->rbuf, RBUF_INITIAL);
-
-        if (small != NULL) {
-            c->rbuf = small;
-            c->rsize = RBUF_INITIAL;
-        }
     }
     if (c->rend < c->rsize) {
         return true;
@@ -565,6 +577,7 @@ static void conn_drive(struct conn *c)
         }
         if (c->read_short) {
             c->read_short = false;
+            rbuf_shrink(c);
             want(c, EV_READ);
             return;
         }
@@ -587,6 +600,7 @@ static void conn_drive(struct conn *c)
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            rbuf_shrink(c);
             want(c, EV_READ);
             return;
         }
