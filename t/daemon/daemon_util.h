@@ -289,6 +289,22 @@ inline int connect_unix(const std::string& path) {
   return fd;
 }
 
+// Sends all of s on a connected socket without reading anything
+// (<= timeout_ms); false on error or timeout.
+inline bool send_all_fd(int fd, const std::string& s, int timeout_ms = 10000) {
+  size_t off = 0;
+  long long deadline = rc_test::now_ms() + timeout_ms;
+  while (off < s.size()) {
+    struct pollfd p = {fd, POLLOUT, 0};
+    int left = (int)(deadline - rc_test::now_ms());
+    if (left <= 0 || poll(&p, 1, left) <= 0) return false;
+    ssize_t w = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) off += (size_t)w;
+    else if (w < 0 && errno != EAGAIN && errno != EINTR) return false;
+  }
+  return true;
+}
+
 // A minimal text-protocol connection over any connected stream fd (a unix
 // socket, or TCP to an address other than 127.0.0.1).  All waits bounded.
 class FdConn {
@@ -301,17 +317,7 @@ class FdConn {
   FdConn& operator=(const FdConn&) = delete;
   bool ok() const { return fd_ >= 0; }
   bool send(const std::string& s, int timeout_ms = 10000) {
-    size_t off = 0;
-    long long deadline = rc_test::now_ms() + timeout_ms;
-    while (fd_ >= 0 && off < s.size()) {
-      struct pollfd p = {fd_, POLLOUT, 0};
-      int left = (int)(deadline - rc_test::now_ms());
-      if (left <= 0 || poll(&p, 1, left) <= 0) return false;
-      ssize_t w = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w > 0) off += (size_t)w;
-      else if (w < 0 && errno != EAGAIN && errno != EINTR) return false;
-    }
-    return fd_ >= 0;
+    return fd_ >= 0 && send_all_fd(fd_, s, timeout_ms);
   }
   std::string recv_until(const std::string& term, int timeout_ms = 5000) {
     long long deadline = rc_test::now_ms() + timeout_ms;

@@ -45,17 +45,7 @@ class SlowSocket {
 
   // Sends everything without reading anything (<= timeout).
   bool send_all(const std::string& s, int timeout_ms = 10000) {
-    size_t off = 0;
-    long long deadline = rc_test::now_ms() + timeout_ms;
-    while (off < s.size()) {
-      struct pollfd p = {fd_, POLLOUT, 0};
-      int left = (int)(deadline - rc_test::now_ms());
-      if (left <= 0 || poll(&p, 1, left) <= 0) return false;
-      ssize_t w = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (w > 0) off += (size_t)w;
-      else if (w < 0 && errno != EAGAIN && errno != EINTR) return false;
-    }
-    return true;
+    return rc_dt::send_all_fd(fd_, s, timeout_ms);
   }
   // Reads at most n bytes that are there now (or arrive within wait_ms).
   size_t read_some(size_t n, int wait_ms = 0) {
