@@ -26,6 +26,11 @@
 
 #include "cluster/gossip_crypto.h"
 
+_Static_assert(GOSSIP_MAX_MEMBERS_LIMIT == GOSSIP_WIRE_MAX_STATES,
+               "a full member table is one push-pull");
+_Static_assert(GOSSIP_MAX_MEMBERS_DEFAULT <= GOSSIP_MAX_MEMBERS_LIMIT,
+               "the default cap is within the limit");
+
 static const char *const state_names[GOSSIP_NSTATES] = {
     "alive", "suspect", "dead", "left",
 };
@@ -288,8 +293,8 @@ struct gossip *gossip_create(const struct gossip_config *cfg,
     g->cfg.meta = NULL;         /* lives in self's node */
     if (g->cfg.max_members == 0) {
         g->cfg.max_members = GOSSIP_MAX_MEMBERS_DEFAULT;
-    } else if (g->cfg.max_members > GOSSIP_WIRE_MAX_STATES) {
-        g->cfg.max_members = GOSSIP_WIRE_MAX_STATES;
+    } else if (g->cfg.max_members > GOSSIP_MAX_MEMBERS_LIMIT) {
+        g->cfg.max_members = GOSSIP_MAX_MEMBERS_LIMIT;
     }
     g->t = *t;
     g->ctx = ctx;

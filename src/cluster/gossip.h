@@ -49,6 +49,7 @@ extern "C" {
  * (doc/cluster.md, "Member cap"). Never above GOSSIP_WIRE_MAX_STATES, so
  * the full table always fits in one push-pull. */
 #define GOSSIP_MAX_MEMBERS_DEFAULT 16384
+#define GOSSIP_MAX_MEMBERS_LIMIT 65536  /* == GOSSIP_WIRE_MAX_STATES */
 
 enum gossip_state {
     GOSSIP_ALIVE = 0,
