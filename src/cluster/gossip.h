@@ -180,7 +180,10 @@ struct gossip_stats {
 struct gossip;
 
 /* Creates an instance (not started). Returns NULL on a bad config (empty or
- * too long name, oversized meta or cluster name) or out of memory. */
+ * too long name, oversized meta or cluster name) or out of memory. The
+ * seed also picks this life's 64-bit probe-sequence start (replay
+ * protection), so a daemon must take it from a real random source
+ * (RAND_bytes), never from the clock or the pid alone. */
 struct gossip *gossip_create(const struct gossip_config *cfg,
                              const struct gossip_transport *t, void *ctx,
                              uint64_t seed);
