@@ -3,7 +3,7 @@
  *
  * A thread of its own with a libevent loop owns the gossip instance, a UDP
  * socket and a TCP listener on the gossip port (streams are framed with a
- * 4-byte length), and the core's timer. Whenever the view changes, and
+ * 4-byte length, cluster_stream.h), and the core's timer. Whenever the view changes, and
  * once a second for the counters, it publishes an immutable snapshot by
  * RCU; worker threads read it with no lock (`cluster members`,
  * `stats cluster`, and later the ring).
@@ -45,6 +45,7 @@ struct cluster_options {
     unsigned suspicion_mult;
     unsigned indirect_checks;
     unsigned gossip_nodes;
+    unsigned max_members;         /* --cluster-max-members; 0: default */
 };
 
 /* Starts the gossip thread. Prints a message and returns -1 on a bad

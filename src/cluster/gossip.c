@@ -26,6 +26,11 @@
 
 #include "cluster/gossip_crypto.h"
 
+_Static_assert(GOSSIP_MAX_MEMBERS_LIMIT == GOSSIP_WIRE_MAX_STATES,
+               "a full member table is one push-pull");
+_Static_assert(GOSSIP_MAX_MEMBERS_DEFAULT <= GOSSIP_MAX_MEMBERS_LIMIT,
+               "the default cap is within the limit");
+
 static const char *const state_names[GOSSIP_NSTATES] = {
     "alive", "suspect", "dead", "left",
 };
@@ -82,6 +87,7 @@ void gossip_config_defaults(struct gossip_config *c)
     c->join_backoff_min_ns = 1000000000ull;
     c->join_backoff_max_ns = 60000000000ull;
     c->max_datagram = GOSSIP_DATAGRAM_MAX;
+    c->max_members = GOSSIP_MAX_MEMBERS_DEFAULT;
 }
 
 /* ---- timers ---- */
@@ -285,9 +291,17 @@ struct gossip *gossip_create(const struct gossip_config *cfg,
     g->cfg.name = g->name;
     g->cfg.cluster_name = g->cluster;
     g->cfg.meta = NULL;         /* lives in self's node */
+    if (g->cfg.max_members == 0) {
+        g->cfg.max_members = GOSSIP_MAX_MEMBERS_DEFAULT;
+    } else if (g->cfg.max_members > GOSSIP_MAX_MEMBERS_LIMIT) {
+        g->cfg.max_members = GOSSIP_MAX_MEMBERS_LIMIT;
+    }
     g->t = *t;
     g->ctx = ctx;
     gossip_rand_seed(&g->rng, seed);
+    /* The epoch of this life: the caller seeds from a real random source
+     * (the daemon: RAND_bytes), so every life has its own seq space. */
+    g->next_seq = gossip_rand_next(&g->rng);
     gossip_bqueue_init(&g->bq);
     gossip_awareness_init(&g->aw, cfg->awareness_max_multiplier);
     if (gossip_members_init(&g->members) != 0) {
@@ -376,11 +390,13 @@ int gossip_update(struct gossip *g, const uint8_t *meta, size_t meta_len,
     struct gossip_msg a;
 
     (void)now;
-    if (g->left || gossip_members_set_meta(g->self, meta, meta_len) != 0) {
+    if (g->left || g->self->m.incarnation == UINT32_MAX ||
+        gossip_members_set_meta(g->self, meta, meta_len) != 0) {
         return -1;
     }
     g->self->m.weight = weight;
-    g->self->m.incarnation++;
+    g->self->m.incarnation =
+        gossip_state_next_incarnation(g->self->m.incarnation);
     gossip_state_alive_msg(g, g->self, &a);
     gossip_broadcast(g, &a, false);
     gossip_state_notify(g, g->self, GOSSIP_ALIVE);
@@ -441,10 +457,10 @@ void gossip_advance(struct gossip *g, uint64_t now)
             gossip_probe_tick(g, now);
             break;
         case GT_PROBE_TIMEOUT:
-            gossip_probe_timeout(g, (uint32_t)t.b, now);
+            gossip_probe_timeout(g, t.b, now);
             break;
         case GT_PROBE_END:
-            gossip_probe_end(g, (uint32_t)t.b, now);
+            gossip_probe_end(g, t.b, now);
             break;
         case GT_GOSSIP:
             gossip_tick(g, now);
@@ -466,7 +482,7 @@ void gossip_advance(struct gossip *g, uint64_t now)
             gossip_state_suspicion_fired(g, t.a, t.b, now);
             break;
         case GT_RELAY:
-            gossip_probe_relay_expired(g, t.a, (uint32_t)t.b);
+            gossip_probe_relay_expired(g, t.a, t.b);
             break;
         case GT_STREAM:
             gossip_sync_stream_timeout(g, t.a, t.b, now);
@@ -525,10 +541,10 @@ static void handle_msg(struct gossip *g, const struct gossip_addr *from,
         gossip_probe_on_ping_req(g, from, m, now);
         break;
     case GOSSIP_MSG_ACK:
-        gossip_probe_on_ack(g, m->seq, now);
+        gossip_probe_on_ack(g, m, now);
         break;
     case GOSSIP_MSG_NACK:
-        gossip_probe_on_nack(g, m->seq);
+        gossip_probe_on_nack(g, m);
         break;
     case GOSSIP_MSG_ALIVE:
         gossip_state_alive(g, m, now);

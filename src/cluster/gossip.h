@@ -43,6 +43,13 @@ extern "C" {
 #define GOSSIP_CLUSTER_NAME_MAX 64
 #define GOSSIP_DATAGRAM_MAX 1400  /* under a 1500-byte path MTU */
 #define GOSSIP_MAX_SEEDS 16
+/* Members one table holds, self included (gossip_config.max_members): far
+ * above any real cluster, and small enough that a flood of fresh names
+ * from an unauthenticated peer costs milliseconds and a few megabytes
+ * (doc/cluster.md, "Member cap"). Never above GOSSIP_WIRE_MAX_STATES, so
+ * the full table always fits in one push-pull. */
+#define GOSSIP_MAX_MEMBERS_DEFAULT 16384
+#define GOSSIP_MAX_MEMBERS_LIMIT 65536  /* == GOSSIP_WIRE_MAX_STATES */
 
 enum gossip_state {
     GOSSIP_ALIVE = 0,
@@ -117,6 +124,8 @@ struct gossip_config {
     uint64_t join_backoff_min_ns; /* 1 s, doubling ... */
     uint64_t join_backoff_max_ns; /* ... up to 60 s */
     size_t max_datagram;          /* GOSSIP_DATAGRAM_MAX, incl. envelope */
+    size_t max_members;           /* GOSSIP_MAX_MEMBERS_DEFAULT; 0: that;
+                                   * clamped to GOSSIP_WIRE_MAX_STATES */
 };
 
 void gossip_config_defaults(struct gossip_config *c);
@@ -164,13 +173,17 @@ struct gossip_stats {
     uint64_t auth_failures;       /* sealed messages that failed to open */
     uint64_t wrong_cluster;       /* plain messages of another cluster */
     uint64_t decode_errors;       /* malformed messages dropped */
+    uint64_t members_refused;     /* unknown names dropped: table full */
     uint32_t awareness;           /* health score, 0 = healthy */
 };
 
 struct gossip;
 
 /* Creates an instance (not started). Returns NULL on a bad config (empty or
- * too long name, oversized meta or cluster name) or out of memory. */
+ * too long name, oversized meta or cluster name) or out of memory. The
+ * seed also picks this life's 64-bit probe-sequence start (replay
+ * protection), so a daemon must take it from a real random source
+ * (RAND_bytes), never from the clock or the pid alone. */
 struct gossip *gossip_create(const struct gossip_config *cfg,
                              const struct gossip_transport *t, void *ctx,
                              uint64_t seed);
@@ -192,7 +205,9 @@ size_t gossip_join(struct gossip *g, const struct gossip_addr *seeds,
 void gossip_leave(struct gossip *g, uint64_t now);
 bool gossip_leave_flushed(const struct gossip *g);
 
-/* Changes own metadata/weight and disseminates it (raises incarnation). */
+/* Changes own metadata/weight and disseminates it (raises incarnation).
+ * Returns -1 after a leave, on bad metadata, or when the incarnation is
+ * already 2^32 - 1 (peers would take the change for old news). */
 int gossip_update(struct gossip *g, const uint8_t *meta, size_t meta_len,
                   uint16_t weight, uint64_t now);
 

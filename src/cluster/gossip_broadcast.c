@@ -1,13 +1,17 @@
 /*
  * gossip_broadcast: the transmit-limited queue (see gossip_broadcast.h).
  *
- * A sorted array of pointers: a new entry always sorts first (0 transmits,
- * newest), so pushing is one memmove; taking walks from the front, then
- * re-inserts the few taken entries by binary search. The array is at most
- * one entry per member, so memmove over it costs less than any tree would
- * in pointer chasing at the sizes a cluster has. Finding older news about
- * a member goes through a small hash index (linear probing, backward-shift
- * deletion), because after a partition every member has news queued.
+ * A binary min-heap of (key, pointer) pairs, where the key orders by
+ * transmits, then newest first; every entry knows its heap index, so news
+ * that replaces an older entry about the same member removes that entry
+ * from the middle of the heap in O(log n). Taking pops entries in key
+ * order and pushes the taken (one more transmit) and the skipped (too big
+ * for this packet) back afterwards, so the order is exactly that of a
+ * sorted list. (It was a sorted array, whose insert moved the whole array:
+ * a flood of fresh member names made every insert cost O(n).) Finding
+ * older news about a member goes through a small hash index (linear
+ * probing, backward-shift deletion), because after a partition every
+ * member has news queued.
  */
 #include "cluster/gossip_broadcast.h"
 
@@ -110,33 +114,69 @@ static uint64_t sort_key(const struct gossip_bcast *b)
     return (uint64_t)b->transmits << 48 | (((1ull << 48) - 1) - b->id);
 }
 
-/* Where b is, or would be inserted, in the sorted array. */
-static size_t position_of(const struct gossip_bqueue *q,
-                          const struct gossip_bcast *b)
+static void heap_set(struct gossip_bqueue *q, size_t i,
+                     struct gossip_bentry e)
 {
-    size_t lo = 0, hi = q->n;
-    uint64_t key = sort_key(b);
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (q->v[mid].key < key) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
+    q->v[i] = e;
+    e.b->pos = i;
 }
 
-static void insert_sorted(struct gossip_bqueue *q, struct gossip_bcast *b)
+/* Moves the entry at i towards the root while it sorts before its parent;
+ * returns where it ended up. */
+static size_t heap_up(struct gossip_bqueue *q, size_t i)
 {
-    size_t lo = position_of(q, b);
+    struct gossip_bentry e = q->v[i];
 
-    memmove(&q->v[lo + 1], &q->v[lo], (q->n - lo) * sizeof(q->v[0]));
-    q->v[lo].key = sort_key(b);
-    q->v[lo].b = b;
-    q->n++;
+    while (i > 0 && e.key < q->v[(i - 1) / 2].key) {
+        heap_set(q, i, q->v[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_set(q, i, e);
+    return i;
+}
+
+static void heap_down(struct gossip_bqueue *q, size_t i)
+{
+    struct gossip_bentry e = q->v[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+
+        if (c >= q->n) {
+            break;
+        }
+        if (c + 1 < q->n && q->v[c + 1].key < q->v[c].key) {
+            c++;
+        }
+        if (q->v[c].key >= e.key) {
+            break;
+        }
+        heap_set(q, i, q->v[c]);
+        i = c;
+    }
+    heap_set(q, i, e);
+}
+
+/* Adds b (room for it must exist). */
+static void heap_insert(struct gossip_bqueue *q, struct gossip_bcast *b)
+{
+    struct gossip_bentry e = { sort_key(b), b };
+
+    q->v[q->n++] = e;
+    heap_up(q, q->n - 1);
+}
+
+/* Takes the entry at i out of the heap. */
+static void heap_remove(struct gossip_bqueue *q, size_t i)
+{
+    q->n--;
+    if (i == q->n) {
+        return;
+    }
+    q->v[i] = q->v[q->n];
+    if (heap_up(q, i) == i) {
+        heap_down(q, i);
+    }
 }
 
 int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
@@ -144,7 +184,6 @@ int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
 {
     uint64_t h = XXH3_64bits(name, strlen(name));
     struct gossip_bcast *b, *old;
-    size_t i;
 
     if (len > UINT16_MAX) {
         return -1;
@@ -155,9 +194,7 @@ int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
     old = q->index[index_slot(q, h, name)];
     if (old != NULL) {
         /* Invariant: at most one entry per member. */
-        i = position_of(q, old);
-        memmove(&q->v[i], &q->v[i + 1], (q->n - i - 1) * sizeof(q->v[0]));
-        q->n--;
+        heap_remove(q, old->pos);
         forget(q, old);
     }
     if (q->n == q->cap) {
@@ -184,7 +221,7 @@ int gossip_bqueue_push(struct gossip_bqueue *q, const char *name,
     if (tracked) {
         q->tracked++;
     }
-    insert_sorted(q, b);
+    heap_insert(q, b);
     q->index[index_slot(q, h, name)] = b;
     return 0;
 }
@@ -193,13 +230,16 @@ size_t gossip_bqueue_take(struct gossip_bqueue *q, struct gossip_wbuf *w,
                           size_t avail, size_t max_parts, unsigned limit)
 {
     struct gossip_bcast *taken[GOSSIP_WIRE_MAX_PARTS];
-    size_t ntaken = 0, i, kept, skipped = 0;
+    struct gossip_bcast *passed[TAKE_MAX_SKIPS + 1];
+    size_t ntaken = 0, npassed = 0, i;
 
     if (max_parts > GOSSIP_WIRE_MAX_PARTS) {
         max_parts = GOSSIP_WIRE_MAX_PARTS;
     }
-    for (i = 0; i < q->n && ntaken < max_parts; i++) {
-        struct gossip_bcast *b = q->v[i].b;
+    /* Pop in order; whatever is popped goes back in below, so the heap
+     * never holds an entry twice and a skipped entry keeps its place. */
+    while (q->n > 0 && ntaken < max_parts) {
+        struct gossip_bcast *b = q->v[0].b;
         size_t need = GOSSIP_WIRE_PART_HDR + b->len;
         uint8_t hdr[2] = { (uint8_t)(b->len >> 8), (uint8_t)b->len };
 
@@ -209,32 +249,30 @@ size_t gossip_bqueue_take(struct gossip_bqueue *q, struct gossip_wbuf *w,
         if (need > avail) {
             /* A smaller one further on may fit, but a packet this full
              * is not worth a walk over the whole queue. */
-            if (avail < TAKE_MIN_ROOM || ++skipped > TAKE_MAX_SKIPS) {
+            if (avail < TAKE_MIN_ROOM || npassed == TAKE_MAX_SKIPS) {
                 break;
             }
+            heap_remove(q, 0);
+            passed[npassed++] = b;
             continue;
         }
+        heap_remove(q, 0);
         memcpy(w->p + w->len, hdr, 2);
         memcpy(w->p + w->len + 2, b->msg, b->len);
         w->len += need;
         avail -= need;
         taken[ntaken++] = b;
-        q->v[i].b = NULL;
     }
-    /* Close the holes, then put the taken entries back in order. */
-    for (i = 0, kept = 0; i < q->n; i++) {
-        if (q->v[i].b != NULL) {
-            q->v[kept++] = q->v[i];
-        }
+    for (i = 0; i < npassed; i++) {
+        heap_insert(q, passed[i]);
     }
-    q->n = kept;
     for (i = 0; i < ntaken; i++) {
         struct gossip_bcast *b = taken[i];
 
         if (++b->transmits >= limit) {
             forget(q, b);
         } else {
-            insert_sorted(q, b);
+            heap_insert(q, b);
         }
     }
     return ntaken;

@@ -8,6 +8,9 @@
  * equals, newest first; an entry is dropped after `limit` transmissions
  * (retransmit mult * ceil(log10(N + 1)), computed by the caller because N
  * changes).
+ *
+ * Cost: push and replacing older news are O(log n); taking k entries is
+ * O(k log n). n is at most one entry per member.
  */
 #ifndef RC_CLUSTER_GOSSIP_BROADCAST_H
 #define RC_CLUSTER_GOSSIP_BROADCAST_H
@@ -24,6 +27,7 @@ extern "C" {
 
 struct gossip_bcast {
     uint64_t id;                  /* insertion order, newer is larger */
+    size_t pos;                   /* index in gossip_bqueue.v (the heap) */
     uint64_t hash;                /* XXH3 of name, to find older news */
     uint32_t transmits;
     uint16_t len;
@@ -38,7 +42,7 @@ struct gossip_bentry {
 };
 
 struct gossip_bqueue {
-    struct gossip_bentry *v;      /* sorted by key */
+    struct gossip_bentry *v;      /* binary min-heap by key */
     size_t n;
     size_t cap;
     uint64_t next_id;

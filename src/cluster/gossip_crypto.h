@@ -2,8 +2,11 @@
  * gossip_crypto: the envelope around every gossip datagram and stream
  * message, and the keyring that authenticates it.
  *
- *   plain:  version:u8=1 mode:u8=0 cluster_tag:u64 body
- *   sealed: version:u8=1 mode:u8=1 nonce[12] AES-256-GCM(body) tag[16]
+ *   plain:  version:u8=2 mode:u8=0 cluster_tag:u64 body
+ *   sealed: version:u8=2 mode:u8=1 nonce[12] AES-256-GCM(body) tag[16]
+ *
+ * (Version 1 had 32-bit probe sequence numbers and acks without a target,
+ * gossip_wire.h; the versions do not talk to each other.)
  *
  * cluster_tag is XXH3-64 of the cluster name: without a key it is not a
  * defence against an attacker, only against two clusters merging by
@@ -13,9 +16,24 @@
  * (index 0); opening tries every key, so a key can be rotated in by adding
  * it everywhere, making it primary everywhere, then removing the old one.
  *
- * Nonces are 12 random bytes from OpenSSL's RAND_bytes per message; at
- * gossip rates (a few messages per second per node) the birthday bound of
- * 2^32 messages per key is years away, which is why rotation matters.
+ * Nonces are 12 random bytes from OpenSSL's RAND_bytes per message. With
+ * random 96-bit nonces, NIST SP 800-38D allows at most 2^32 messages per
+ * key (nonce-collision probability then about 2^-33), and that bound is
+ * per key, counted over every node of the cluster sealing with it, not
+ * per node: at about 2 datagrams per node per second, 1,000 nodes seal
+ * 2,000 messages a second and reach 2^32 in 2^32 / 2000 s = 24.9 days
+ * (10,000 nodes: 2.5 days; 100 nodes: 249 days; push-pull streams add
+ * well under 1%). A collision under GCM leaks the XOR of two plaintexts
+ * and lets an attacker forge tags, so rotate the primary key well before
+ * that (every week or two at 1,000 nodes): a new primary starts a new
+ * count. Rotation: add the new key everywhere (second line of the key
+ * file), make it primary everywhere (first line), then remove the old
+ * one; doc/cluster.md, "Security".
+ *
+ * Replay: the envelope has no sender or timestamp; what keeps recorded
+ * traffic from satisfying a later probe is in the messages themselves
+ * (64-bit per-life random sequence numbers, acks naming their target;
+ * gossip_wire.h), and incarnations make replayed membership news old.
  */
 #ifndef RC_CLUSTER_GOSSIP_CRYPTO_H
 #define RC_CLUSTER_GOSSIP_CRYPTO_H
@@ -30,7 +48,7 @@ extern "C" {
 
 #define GOSSIP_KEY_LEN 32         /* AES-256 */
 #define GOSSIP_KEYRING_MAX 8
-#define GOSSIP_WIRE_VERSION 1
+#define GOSSIP_WIRE_VERSION 2
 #define GOSSIP_ENVELOPE_PLAIN 10  /* header + cluster tag */
 #define GOSSIP_ENVELOPE_SEALED 30 /* header + nonce + tag */
 

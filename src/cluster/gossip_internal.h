@@ -43,6 +43,7 @@ struct gossip_timer {
 struct gossip_suspicion {
     uint64_t gen;                 /* bumped on release: stale timers die */
     bool used;
+    uint32_t next_free;           /* free list: next free slot + 1; 0: end */
     char name[GOSSIP_NAME_MAX + 1];
     uint64_t start_ns;
     uint64_t min_ns, max_ns;
@@ -58,9 +59,10 @@ struct gossip_suspicion {
 struct gossip_relay {
     bool used;
     bool want_nack;
-    uint32_t seq;                 /* our ping's seq */
-    uint32_t orig_seq;            /* the requester's seq */
+    uint64_t seq;                 /* our ping's seq */
+    uint64_t orig_seq;            /* the requester's seq */
     struct gossip_addr orig;      /* the requester */
+    char target[GOSSIP_NAME_MAX + 1];  /* whom we ping: its ack must say so */
 };
 
 enum gossip_stream_kind {
@@ -83,7 +85,7 @@ struct gossip_probe {
     bool active;
     bool acked;
     bool fallback_ok;             /* the TCP ping was answered */
-    uint32_t seq;
+    uint64_t seq;
     char target[GOSSIP_NAME_MAX + 1];
     uint64_t start_ns;
     unsigned expected_nacks;
@@ -110,6 +112,7 @@ struct gossip {
 
     struct gossip_suspicion *susp;
     size_t nsusp;                 /* slots allocated */
+    uint32_t susp_free;           /* first free slot + 1; 0: none */
 
     struct gossip_relay relays[GOSSIP_RELAYS];
     struct gossip_stream streams[GOSSIP_STREAMS];
@@ -117,7 +120,11 @@ struct gossip {
 
     struct gossip_probe probe;
     size_t probe_index;
-    uint32_t next_seq;
+    /* Probe and relay sequence numbers: 64 bits from a random start drawn
+     * at create (a per-process epoch), so an ack recorded in an earlier
+     * life of this node, or sent to another node, matches no probe of
+     * ours (gossip_probe.c). */
+    uint64_t next_seq;
 
     struct gossip_addr seeds[GOSSIP_MAX_SEEDS];
     size_t nseeds;
@@ -171,18 +178,23 @@ void gossip_sync_stream_timeout(struct gossip *g, uint32_t slot, uint64_t id,
 
 /* gossip_probe.c */
 void gossip_probe_tick(struct gossip *g, uint64_t now);
-void gossip_probe_timeout(struct gossip *g, uint32_t seq, uint64_t now);
-void gossip_probe_end(struct gossip *g, uint32_t seq, uint64_t now);
+void gossip_probe_timeout(struct gossip *g, uint64_t seq, uint64_t now);
+void gossip_probe_end(struct gossip *g, uint64_t seq, uint64_t now);
 void gossip_probe_on_ping(struct gossip *g, const struct gossip_addr *from,
                           const struct gossip_msg *m);
 void gossip_probe_on_ping_req(struct gossip *g,
                               const struct gossip_addr *from,
                               const struct gossip_msg *m, uint64_t now);
-void gossip_probe_on_ack(struct gossip *g, uint32_t seq, uint64_t now);
-void gossip_probe_on_nack(struct gossip *g, uint32_t seq);
+/* Acks and nacks count only for the probe (or relayed ping) whose seq
+ * they carry and whose target they name. */
+void gossip_probe_on_ack(struct gossip *g, const struct gossip_msg *m,
+                         uint64_t now);
+void gossip_probe_on_nack(struct gossip *g, const struct gossip_msg *m);
 void gossip_probe_relay_expired(struct gossip *g, uint32_t slot,
-                                uint32_t seq);
-void gossip_probe_fallback_done(struct gossip *g, uint32_t seq, bool ok);
+                                uint64_t seq);
+/* The TCP ping of probe seq ended; node is the name its ack carried. */
+void gossip_probe_fallback_done(struct gossip *g, uint64_t seq,
+                                const char *node, bool ok);
 
 /* gossip_state.c */
 void gossip_state_set(struct gossip *g, struct gossip_node *n,
@@ -200,12 +212,16 @@ void gossip_state_suspicion_fired(struct gossip *g, uint32_t slot,
 void gossip_state_alive_msg(const struct gossip *g,
                             const struct gossip_node *n,
                             struct gossip_msg *out);
-/* Encodes the full local state as a push-pull body; caller frees. */
+/* Encodes the full local state as a push-pull body; caller frees. Fails
+ * only on out of memory: the table never outgrows one push-pull. */
 uint8_t *gossip_state_encode(struct gossip *g, bool join, size_t *len);
 /* Merges a checked push-pull body. */
 void gossip_state_merge(struct gossip *g, const uint8_t *buf, size_t len,
                         uint64_t now);
 void gossip_state_reap(struct gossip *g, uint64_t now);
 void gossip_state_release_suspicion(struct gossip *g, struct gossip_node *n);
+/* The incarnation after inc, saturating at UINT32_MAX (wrapping to 0
+ * would be old news to every peer, and the node could never refute). */
+uint32_t gossip_state_next_incarnation(uint32_t inc);
 
 #endif

@@ -19,6 +19,18 @@
  * any ack; on failure +1 per expected nack that did not come (a relay that
  * cannot even nack us points at our own network), or +1 when no relay
  * could be asked.
+ *
+ * Which acks count (replay): an ack or nack counts only if it carries the
+ * seq of the probe in flight and names its target; a relay forwards an
+ * ack only if it names the member the relay pinged. Sequence numbers are
+ * 64-bit and start at a random point in every life of a node
+ * (gossip_create), so neither a recorded ack from an earlier life of this
+ * node, nor one that the target or anybody else sent to another prober,
+ * matches: under a cluster key that leaves an attacker nothing to
+ * replay. (The target's name inside the sealed ack says who answered
+ * better than the datagram's source address, which NAT or a wildcard
+ * bind can change and which UDP lets anyone forge; without a key
+ * nothing is authenticated anyway.)
  */
 #include "cluster/gossip_internal.h"
 
@@ -107,12 +119,12 @@ static bool relay_candidate(struct gossip *g, const struct gossip_node *n,
            strcmp(n->m.name, (const char *)arg) != 0;
 }
 
-void gossip_probe_timeout(struct gossip *g, uint32_t seq, uint64_t now)
+void gossip_probe_timeout(struct gossip *g, uint64_t seq, uint64_t now)
 {
     struct gossip_node *relays[16], *target;
     size_t k = g->cfg.indirect_checks, i, got;
     struct gossip_msg req, ping;
-    uint8_t body[5 + 1 + GOSSIP_NAME_MAX];
+    uint8_t body[9 + 1 + GOSSIP_NAME_MAX];
     struct gossip_wbuf w;
 
     if (!g->probe.active || g->probe.seq != seq || g->probe.acked) {
@@ -159,7 +171,7 @@ void gossip_probe_timeout(struct gossip *g, uint32_t seq, uint64_t now)
     }
 }
 
-void gossip_probe_end(struct gossip *g, uint32_t seq, uint64_t now)
+void gossip_probe_end(struct gossip *g, uint64_t seq, uint64_t now)
 {
     struct gossip_node *n;
     int delta;
@@ -202,6 +214,7 @@ void gossip_probe_on_ping(struct gossip *g, const struct gossip_addr *from,
     memset(&ack, 0, sizeof(ack));
     ack.type = GOSSIP_MSG_ACK;
     ack.seq = m->seq;
+    memcpy(ack.node, g->name, sizeof(ack.node));
     gossip_send(g, from, &ack, NULL);
 }
 
@@ -227,6 +240,7 @@ void gossip_probe_on_ping_req(struct gossip *g,
     r->seq = ++g->next_seq;
     r->orig_seq = m->seq;
     r->orig = *from;
+    memcpy(r->target, m->node, sizeof(r->target));
     memset(&ping, 0, sizeof(ping));
     ping.type = GOSSIP_MSG_PING;
     ping.seq = r->seq;
@@ -242,7 +256,7 @@ void gossip_probe_on_ping_req(struct gossip *g,
 }
 
 void gossip_probe_relay_expired(struct gossip *g, uint32_t slot,
-                                uint32_t seq)
+                                uint64_t seq)
 {
     struct gossip_relay *r;
     struct gossip_msg nack;
@@ -259,16 +273,19 @@ void gossip_probe_relay_expired(struct gossip *g, uint32_t slot,
         memset(&nack, 0, sizeof(nack));
         nack.type = GOSSIP_MSG_NACK;
         nack.seq = r->orig_seq;
+        memcpy(nack.node, r->target, sizeof(nack.node));
         gossip_send(g, &r->orig, &nack, NULL);
     }
 }
 
-void gossip_probe_on_ack(struct gossip *g, uint32_t seq, uint64_t now)
+void gossip_probe_on_ack(struct gossip *g, const struct gossip_msg *m,
+                         uint64_t now)
 {
     size_t i;
 
     (void)now;
-    if (g->probe.active && g->probe.seq == seq) {
+    if (g->probe.active && g->probe.seq == m->seq &&
+        strcmp(g->probe.target, m->node) == 0) {
         /* Direct or relayed, the target lives: the probe is done. */
         g->probe.acked = true;
         g->probe.active = false;
@@ -278,29 +295,33 @@ void gossip_probe_on_ack(struct gossip *g, uint32_t seq, uint64_t now)
     for (i = 0; i < GOSSIP_RELAYS; i++) {
         struct gossip_relay *r = &g->relays[i];
 
-        if (r->used && r->seq == seq) {
+        if (r->used && r->seq == m->seq && strcmp(r->target, m->node) == 0) {
             struct gossip_msg ack;
 
             r->used = false;
             memset(&ack, 0, sizeof(ack));
             ack.type = GOSSIP_MSG_ACK;
             ack.seq = r->orig_seq;
+            memcpy(ack.node, r->target, sizeof(ack.node));
             gossip_send(g, &r->orig, &ack, NULL);
             return;
         }
     }
 }
 
-void gossip_probe_on_nack(struct gossip *g, uint32_t seq)
+void gossip_probe_on_nack(struct gossip *g, const struct gossip_msg *m)
 {
-    if (g->probe.active && g->probe.seq == seq) {
+    if (g->probe.active && g->probe.seq == m->seq &&
+        strcmp(g->probe.target, m->node) == 0) {
         g->probe.nacks++;
     }
 }
 
-void gossip_probe_fallback_done(struct gossip *g, uint32_t seq, bool ok)
+void gossip_probe_fallback_done(struct gossip *g, uint64_t seq,
+                                const char *node, bool ok)
 {
-    if (ok && g->probe.active && g->probe.seq == seq) {
+    if (ok && g->probe.active && g->probe.seq == seq &&
+        strcmp(g->probe.target, node) == 0) {
         g->probe.fallback_ok = true;
     }
 }

@@ -5,7 +5,15 @@
  *
  * Invariants:
  *   - incarnations only grow; news with an older incarnation is ignored,
- *     and alive news needs a strictly newer one (equal is old news);
+ *     and alive news needs a strictly newer one (equal is old news); our
+ *     own saturates at 2^32 - 1 instead of wrapping to 0, which every
+ *     peer would ignore (it can only get there through forged news; it
+ *     can then no longer refute, is declared dead, and comes back once
+ *     its peers have reaped it);
+ *   - the table holds at most cfg.max_members (self included): news about
+ *     an unknown name is dropped and counted when it is full, while known
+ *     members keep updating; reaping the dead makes room again. Without
+ *     that cap any peer of a keyless cluster could grow it without bound;
  *   - only self raises self's incarnation (refutation), and self is never
  *     suspect or dead in its own table (it is left after gossip_leave);
  *   - a member has a running suspicion iff it is suspect; every change of
@@ -47,33 +55,45 @@ void gossip_state_release_suspicion(struct gossip *g, struct gossip_node *n)
 
         s->used = false;
         s->gen++;
+        s->next_free = g->susp_free;
+        g->susp_free = n->susp;
         n->susp = 0;
     }
 }
 
+uint32_t gossip_state_next_incarnation(uint32_t inc)
+{
+    return inc == UINT32_MAX ? UINT32_MAX : inc + 1;
+}
+
+/* A free suspicion slot from the free list (O(1): a push-pull that makes
+ * thousands of members suspect must not scan the slots for each). */
 static struct gossip_suspicion *suspicion_get(struct gossip *g,
                                               uint32_t *slot)
 {
     size_t i;
 
-    for (i = 0; i < g->nsusp; i++) {
-        if (!g->susp[i].used) {
-            goto found;
-        }
-    }
-    {
+    if (g->susp_free == 0) {
         size_t n = g->nsusp ? g->nsusp * 2 : 8;
-        struct gossip_suspicion *v = realloc(g->susp, n * sizeof(*v));
+        struct gossip_suspicion *v;
 
+        if (n > UINT32_MAX / 2) {
+            return NULL;
+        }
+        v = realloc(g->susp, n * sizeof(*v));
         if (v == NULL) {
             return NULL;
         }
         memset(v + g->nsusp, 0, (n - g->nsusp) * sizeof(*v));
+        for (i = n; i > g->nsusp; i--) {
+            v[i - 1].next_free = g->susp_free;
+            g->susp_free = (uint32_t)i;
+        }
         g->susp = v;
-        i = g->nsusp;
         g->nsusp = n;
     }
-found:
+    i = g->susp_free - 1;
+    g->susp_free = g->susp[i].next_free;
     *slot = (uint32_t)i;
     g->susp[i].used = true;
     return &g->susp[i];
@@ -97,14 +117,17 @@ void gossip_state_alive_msg(const struct gossip *g,
 
 /* Beats an accusation at incarnation accused: ours becomes accused + 1
  * (or just one more), announced as alive. Lifeguard: being accused is a
- * hint that we are the slow one, so the health score goes up. */
+ * hint that we are the slow one, so the health score goes up. Every
+ * raise of our incarnation (refuting a suspicion or death, beating an
+ * earlier life's state after a restart or join) comes through here or
+ * gossip_update(), and both saturate. */
 static void refute(struct gossip *g, uint32_t accused)
 {
     struct gossip_node *me = g->self;
     struct gossip_msg a;
 
-    me->m.incarnation = (accused >= me->m.incarnation ? accused
-                                                      : me->m.incarnation) + 1;
+    me->m.incarnation = gossip_state_next_incarnation(
+        accused >= me->m.incarnation ? accused : me->m.incarnation);
     gossip_awareness_apply(&g->aw, 1);
     g->st.refutations++;
     gossip_state_alive_msg(g, me, &a);
@@ -120,6 +143,10 @@ void gossip_state_alive(struct gossip *g, const struct gossip_msg *a,
     bool is_self = n != NULL && n == g->self;
 
     if (n == NULL) {
+        if (g->members.n >= g->cfg.max_members) {
+            g->st.members_refused++;
+            return;
+        }
         n = gossip_members_add(&g->members, a->node);
         if (n == NULL || gossip_members_set_meta(n, a->meta,
                                                  a->meta_len) != 0) {
@@ -343,17 +370,27 @@ uint8_t *gossip_state_encode(struct gossip *g, bool join, size_t *len)
      * full meta. */
     size_t per = 1 + GOSSIP_NAME_MAX + 1 + 4 + 19 + 19 + 2 + 1 +
                  GOSSIP_META_MAX;
-    size_t cap = 6 + g->members.n * per, i;
-    uint8_t *buf = malloc(cap);
+    size_t count = g->members.n, cap, i;
+    uint8_t *buf;
     struct gossip_wbuf w;
 
-    if (buf == NULL || g->members.n > GOSSIP_WIRE_MAX_STATES) {
-        free(buf);
+    /* gossip_create() clamps max_members to this, and the worst case of
+     * so many fits in a stream message. */
+    _Static_assert(6 + (size_t)GOSSIP_WIRE_MAX_STATES *
+                           (1 + GOSSIP_NAME_MAX + 1 + 4 + 19 + 19 + 2 + 1 +
+                            GOSSIP_META_MAX) <= GOSSIP_WIRE_STREAM_MAX,
+                   "a full member table must fit in one push-pull");
+    if (count > GOSSIP_WIRE_MAX_STATES) {
+        count = GOSSIP_WIRE_MAX_STATES;  /* unreachable: defence only */
+    }
+    cap = 6 + count * per;
+    buf = malloc(cap);
+    if (buf == NULL) {
         return NULL;
     }
     gossip_wbuf_init(&w, buf, cap);
-    gossip_wire_put_pp_header(&w, join, (uint32_t)g->members.n);
-    for (i = 0; i < g->members.n; i++) {
+    gossip_wire_put_pp_header(&w, join, (uint32_t)count);
+    for (i = 0; i < count; i++) {
         const struct gossip_node *n = g->members.v[i];
         struct gossip_wire_state s;
 

@@ -217,14 +217,15 @@ static struct gossip_stream *stream_find(struct gossip *g, uint64_t id)
     return NULL;
 }
 
+/* node: the name a TCP ping's ack carried ("" otherwise). */
 static void stream_finish(struct gossip *g, struct gossip_stream *s, bool ok,
-                          uint64_t now)
+                          const char *node, uint64_t now)
 {
     s->used = false;
     if (s->kind == GS_JOIN) {
         join_stream_done(g, s->round, ok, now);
     } else if (s->kind == GS_FALLBACK_PING) {
-        gossip_probe_fallback_done(g, (uint32_t)s->round, ok);
+        gossip_probe_fallback_done(g, s->round, node, ok);
     }
 }
 
@@ -279,10 +280,10 @@ void gossip_on_stream(struct gossip *g, const struct gossip_addr *from,
     } else if (gossip_wire_decode(body, blen, &m) &&
                m.type == GOSSIP_MSG_PING) {
         if (strcmp(m.node, g->name) == 0) {
-            uint8_t ack[8];
+            uint8_t ack[9 + 1 + GOSSIP_NAME_MAX];
             struct gossip_wbuf w;
 
-            m.type = GOSSIP_MSG_ACK;
+            m.type = GOSSIP_MSG_ACK;  /* same seq, names us */
             gossip_wbuf_init(&w, ack, sizeof(ack));
             if (gossip_wire_put_msg(&w, &m)) {
                 reply_sealed(g, reply, reply_arg, ack, w.len);
@@ -304,6 +305,7 @@ void gossip_on_stream_reply(struct gossip *g, uint64_t stream_id,
     bool ok = false;
     struct gossip_msg m;
 
+    memset(&m, 0, sizeof(m));
     g->st.bytes_in += len;
     if (s == NULL) {
         return;                 /* timed out already */
@@ -312,7 +314,7 @@ void gossip_on_stream_reply(struct gossip *g, uint64_t stream_id,
         gossip_open_envelope(g, buf, len, &scratch, &body, &blen)) {
         if (s->kind == GS_FALLBACK_PING) {
             ok = gossip_wire_decode(body, blen, &m) &&
-                 m.type == GOSSIP_MSG_ACK && m.seq == (uint32_t)s->round;
+                 m.type == GOSSIP_MSG_ACK && m.seq == s->round;
         } else if (gossip_wire_pp_check(body, blen)) {
             ok = true;
             g->st.push_pulls++;
@@ -322,7 +324,7 @@ void gossip_on_stream_reply(struct gossip *g, uint64_t stream_id,
         }
         free(scratch);
     }
-    stream_finish(g, s, ok, now);
+    stream_finish(g, s, ok, m.node, now);
 }
 
 void gossip_on_stream_failed(struct gossip *g, uint64_t stream_id,
@@ -331,7 +333,7 @@ void gossip_on_stream_failed(struct gossip *g, uint64_t stream_id,
     struct gossip_stream *s = stream_find(g, stream_id);
 
     if (s != NULL) {
-        stream_finish(g, s, false, now);
+        stream_finish(g, s, false, "", now);
     }
 }
 
@@ -347,6 +349,6 @@ void gossip_sync_stream_timeout(struct gossip *g, uint32_t slot, uint64_t id,
 {
     if (slot < GOSSIP_STREAMS && g->streams[slot].used &&
         g->streams[slot].id == id) {
-        stream_finish(g, &g->streams[slot], false, now);
+        stream_finish(g, &g->streams[slot], false, "", now);
     }
 }

@@ -58,6 +58,13 @@ static uint32_t rd_u32(struct rd *r)
     return v;
 }
 
+static uint64_t rd_u64(struct rd *r)
+{
+    uint64_t hi = rd_u32(r);
+
+    return hi << 32 | rd_u32(r);
+}
+
 static void rd_name(struct rd *r, char out[GOSSIP_NAME_MAX + 1])
 {
     uint8_t n = rd_u8(r);
@@ -151,6 +158,12 @@ static void wr_u32(struct gossip_wbuf *w, uint32_t v)
     wr_bytes(w, b, 4);
 }
 
+static void wr_u64(struct gossip_wbuf *w, uint64_t v)
+{
+    wr_u32(w, (uint32_t)(v >> 32));
+    wr_u32(w, (uint32_t)v);
+}
+
 /* An encoder must not emit what the decoder would refuse: invalid names,
  * families or meta lengths poison the buffer instead. */
 static void wr_name(struct gossip_wbuf *w, const char *name)
@@ -202,12 +215,11 @@ size_t gossip_wire_msg_size(const struct gossip_msg *m)
 {
     switch (m->type) {
     case GOSSIP_MSG_PING:
-        return 5 + name_size(m->node);
-    case GOSSIP_MSG_PING_REQ:
-        return 6 + name_size(m->node) + addr_size(&m->addr);
     case GOSSIP_MSG_ACK:
     case GOSSIP_MSG_NACK:
-        return 5;
+        return 9 + name_size(m->node);
+    case GOSSIP_MSG_PING_REQ:
+        return 10 + name_size(m->node) + addr_size(&m->addr);
     case GOSSIP_MSG_ALIVE:
         return 5 + name_size(m->node) + addr_size(&m->addr) +
                addr_size(&m->client_addr) + 3 + m->meta_len;
@@ -229,18 +241,16 @@ bool gossip_wire_put_msg(struct gossip_wbuf *w, const struct gossip_msg *m)
     wr_u8(w, m->type);
     switch (m->type) {
     case GOSSIP_MSG_PING:
-        wr_u32(w, m->seq);
+    case GOSSIP_MSG_ACK:
+    case GOSSIP_MSG_NACK:
+        wr_u64(w, m->seq);
         wr_name(w, m->node);
         break;
     case GOSSIP_MSG_PING_REQ:
-        wr_u32(w, m->seq);
+        wr_u64(w, m->seq);
         wr_u8(w, m->want_nack ? 1 : 0);
         wr_name(w, m->node);
         wr_addr(w, &m->addr);
-        break;
-    case GOSSIP_MSG_ACK:
-    case GOSSIP_MSG_NACK:
-        wr_u32(w, m->seq);
         break;
     case GOSSIP_MSG_ALIVE:
         wr_u32(w, m->incarnation);
@@ -305,11 +315,13 @@ bool gossip_wire_decode(const uint8_t *buf, size_t len, struct gossip_msg *m)
     m->type = rd_u8(&r);
     switch (m->type) {
     case GOSSIP_MSG_PING:
-        m->seq = rd_u32(&r);
+    case GOSSIP_MSG_ACK:
+    case GOSSIP_MSG_NACK:
+        m->seq = rd_u64(&r);
         rd_name(&r, m->node);
         break;
     case GOSSIP_MSG_PING_REQ:
-        m->seq = rd_u32(&r);
+        m->seq = rd_u64(&r);
         flags = rd_u8(&r);
         if (flags & ~1u) {
             r.bad = true;  /* unknown flags: reserved for a later version */
@@ -317,10 +329,6 @@ bool gossip_wire_decode(const uint8_t *buf, size_t len, struct gossip_msg *m)
         m->want_nack = flags & 1;
         rd_name(&r, m->node);
         rd_addr(&r, &m->addr);
-        break;
-    case GOSSIP_MSG_ACK:
-    case GOSSIP_MSG_NACK:
-        m->seq = rd_u32(&r);
         break;
     case GOSSIP_MSG_ALIVE:
         m->incarnation = rd_u32(&r);

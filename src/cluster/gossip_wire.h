@@ -8,10 +8,10 @@
  * message ends exactly where the buffer does: trailing bytes are an error,
  * so one byte string has one meaning.
  *
- *   PING      type seq:u32 target:name
- *   PING_REQ  type seq:u32 flags:u8(bit0 = nack wanted) target:name
+ *   PING      type seq:u64 target:name
+ *   PING_REQ  type seq:u64 flags:u8(bit0 = nack wanted) target:name
  *             target_addr:addr
- *   ACK/NACK  type seq:u32
+ *   ACK/NACK  type seq:u64 target:name  (the member that was pinged)
  *   ALIVE     type inc:u32 node:name gossip_addr:addr client_addr:addr
  *             weight:u16 meta_len:u8(<= GOSSIP_META_MAX) meta
  *   SUSPECT   type inc:u32 node:name from:name
@@ -23,7 +23,10 @@
  *             weight:u16 meta_len:u8 meta
  *
  * The version lives in the envelope (gossip_crypto.h), which wraps every
- * datagram and stream message.
+ * datagram and stream message. Version 2 widened seq from 32 to 64 bits
+ * and added the target to ACK/NACK: an ack counts only for the probe of
+ * the member it names, under a sequence space drawn at random for each
+ * life of the prober, so recorded acks cannot be replayed.
  */
 #ifndef RC_CLUSTER_GOSSIP_WIRE_H
 #define RC_CLUSTER_GOSSIP_WIRE_H
@@ -61,9 +64,9 @@ enum gossip_msg_type {
 struct gossip_msg {
     uint8_t type;                 /* enum gossip_msg_type */
     bool want_nack;               /* PING_REQ */
-    uint32_t seq;                 /* PING, PING_REQ, ACK, NACK */
+    uint64_t seq;                 /* PING, PING_REQ, ACK, NACK */
     uint32_t incarnation;         /* ALIVE, SUSPECT, DEAD */
-    char node[GOSSIP_NAME_MAX + 1];  /* target or subject */
+    char node[GOSSIP_NAME_MAX + 1];  /* target (incl. ACK/NACK) or subject */
     char from[GOSSIP_NAME_MAX + 1];  /* SUSPECT, DEAD: the accuser */
     struct gossip_addr addr;      /* PING_REQ target; ALIVE gossip addr */
     struct gossip_addr client_addr;  /* ALIVE */

@@ -119,6 +119,10 @@ static void usage(void)
            "(30000),\n"
            "--gossip-suspicion-mult=<n> (4), --gossip-dead-retention=<ms> "
            "(60000)\n"
+           "--cluster-max-members=<n> members this node tracks, 2 to 65536 "
+           "(16384);\n"
+           "                          names beyond are refused "
+           "(members_refused)\n"
            "-o, --extended            comma separated list of extended "
            "options:\n"
            "   - hashpower:           an integer multiplier for how large "
@@ -216,7 +220,7 @@ enum {                            /* long options without a letter */
     /* numeric from here on */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
-    OPT_RETENTION,
+    OPT_RETENTION, OPT_MAX_MEMBERS,
 };
 
 static const struct option long_opts[] = {
@@ -261,6 +265,7 @@ static const struct option long_opts[] = {
     { "gossip-push-pull-interval", required_argument, NULL, OPT_PUSH_PULL },
     { "gossip-suspicion-mult", required_argument, NULL, OPT_SUSPICION },
     { "gossip-dead-retention", required_argument, NULL, OPT_RETENTION },
+    { "cluster-max-members", required_argument, NULL, OPT_MAX_MEMBERS },
     { NULL, 0, NULL, 0 },
 };
 
@@ -278,6 +283,12 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
             return OPTIONS_EXIT_USAGE;
         }
     }
+    /* Self plus one peer at least; at most what one push-pull carries. */
+    if (c == OPT_MAX_MEMBERS && (n < 2 || n > GOSSIP_MAX_MEMBERS_LIMIT)) {
+        fprintf(stderr, "--cluster-max-members must be 2 to %u\n",
+                (unsigned)GOSSIP_MAX_MEMBERS_LIMIT);
+        return OPTIONS_EXIT_USAGE;
+    }
     switch (c) {
     case OPT_JOIN: o->join = arg; s->cluster = true; break;
     case OPT_GOSSIP_PORT: o->gossip_port = (int)n; s->cluster = true; break;
@@ -292,6 +303,7 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_INDIRECT: o->indirect_checks = n; break;
     case OPT_PUSH_PULL: o->push_pull_interval_ms = n; break;
     case OPT_SUSPICION: o->suspicion_mult = n; break;
+    case OPT_MAX_MEMBERS: o->max_members = n; break;
     default: o->dead_retention_ms = n; break;
     }
     return -1;

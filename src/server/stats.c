@@ -305,6 +305,7 @@ static void cluster_group(struct stats_sink *c)
     stat_u64(c, "auth_failures", st.auth_failures);
     stat_u64(c, "wrong_cluster", st.wrong_cluster);
     stat_u64(c, "decode_errors", st.decode_errors);
+    stat_u64(c, "members_refused", st.members_refused);
     stat_u64(c, "awareness", st.awareness);
 }
 

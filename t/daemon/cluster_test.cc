@@ -8,8 +8,11 @@
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +21,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cluster/gossip_crypto.h"
+#include "cluster/gossip_wire.h"
 #include "daemon_util.h"
 #include "harness.h"
 
@@ -371,6 +376,149 @@ TEST(ClusterOptions, OffByDefaultAndClearErrors) {
                           std::to_string(rc_test::find_free_port())});
   EXPECT_NE(0, r.exit_code()) << r.describe();
   EXPECT_NE(std::string::npos, r.err.find("--advertise")) << r.describe();
+}
+
+// A push-pull of n fresh alive names (prefix-<i>), in a plain envelope
+// of cluster `cluster`, framed for the gossip port (4-byte length).
+std::string FloodMessage(const std::string& cluster, const std::string& prefix, size_t n) {
+  std::vector<uint8_t> body(16 + n * 64), out(body.size() + 64);
+  gossip_wbuf w;
+  gossip_wbuf_init(&w, body.data(), body.size());
+  gossip_wire_put_pp_header(&w, false, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    gossip_wire_state s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.node, sizeof(s.node), "%s-%zu", prefix.c_str(), i);
+    s.state = GOSSIP_ALIVE;
+    s.incarnation = 1;
+    s.gossip_addr.family = 4;
+    s.gossip_addr.ip[0] = 127;
+    s.gossip_addr.ip[1] = 9;  // nobody listens there
+    s.gossip_addr.ip[2] = (uint8_t)(i >> 8);
+    s.gossip_addr.ip[3] = (uint8_t)i;
+    s.gossip_addr.port = 7946;
+    s.client_addr = s.gossip_addr;
+    s.weight = 1;
+    gossip_wire_put_state(&w, &s);
+  }
+  size_t len = gossip_seal(nullptr, cluster.c_str(), body.data(), w.len, out.data(), out.size());
+  std::string msg(4, '\0');
+  msg[0] = (char)(len >> 24);
+  msg[1] = (char)(len >> 16);
+  msg[2] = (char)(len >> 8);
+  msg[3] = (char)len;
+  return msg + std::string((const char*)out.data(), len);
+}
+
+// Sends one framed stream message to the gossip port; returns the length
+// of the framed reply (0: none, the connection closed without one).
+size_t PushPull(int gossip_port, const std::string& msg) {
+  int fd = rc_dt::connect_tcp("127.0.0.1", gossip_port);
+  if (fd < 0) return 0;
+  timeval tv = {20, 0};  // generous: only against a hang
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  size_t off = 0;
+  while (off < msg.size()) {
+    ssize_t n = write(fd, msg.data() + off, msg.size() - off);
+    if (n <= 0) break;
+    off += (size_t)n;
+  }
+  unsigned char hdr[4];
+  size_t got = 0, want = 0;
+  while (got < 4) {
+    ssize_t n = read(fd, hdr + got, 4 - got);
+    if (n <= 0) break;
+    got += (size_t)n;
+  }
+  if (got == 4) {
+    want = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    std::vector<char> buf(65536);
+    size_t have = 0;
+    while (have < want) {
+      ssize_t n = read(fd, buf.data(), std::min(buf.size(), want - have));
+      if (n <= 0) break;
+      have += (size_t)n;
+    }
+    if (have < want) want = 0;
+  }
+  close(fd);
+  return want;
+}
+
+// The flood of issue 12: four push-pulls of the most names one may carry
+// (65,536 each, 2.3 MB), sent to the gossip port of a keyless node as
+// anyone on its network could. The node answers every push-pull, its
+// member table stops at --cluster-max-members and counts what it refused,
+// its real peer stays alive on both sides, and it still serves clients.
+// (Before the cap: 262,145 members, and no answer to any push-pull after
+// the first, because the table no longer fit in one.)
+TEST(ClusterRobustness, FloodOfFreshNamesIsCappedAndTheNodeKeepsAnswering) {
+  int g0 = rc_test::find_free_port(), g1 = rc_test::find_free_port();
+  std::vector<std::string> opts = {"--cluster-name", "flood", "--cluster-max-members", "100"};
+  auto a = StartNode("a", g0, opts);
+  std::vector<std::string> bopts = {"--cluster-name", "flood", "--join",
+                                    "127.0.0.1:" + std::to_string(g0)};
+  auto b = StartNode("b", g1, bopts);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto real_alive = [&] {
+    return View(a->port())["b"].state == "alive" && View(b->port())["a"].state == "alive";
+  };
+  ASSERT_TRUE(WaitFor(real_alive, 10000));
+  for (int i = 0; i < 4; i++) {
+    size_t reply = PushPull(g0, FloodMessage("flood", "flood" + std::to_string(i), 65536));
+    EXPECT_GT(reply, 0u) << "push-pull " << i << " was not answered";
+    EXPECT_TRUE(real_alive()) << "after push-pull " << i;
+  }
+  Client c(a->port());
+  std::map<std::string, std::string> st;
+  // The counters in `stats cluster` are at most a second old.
+  WaitFor([&] {
+    st = rc_dt::stats(c, "cluster");
+    return rc_dt::stat_num(st, "members_refused") >= 4 * 65536 - 100;
+  }, 5000);
+  long long members = rc_dt::stat_num(st, "members_alive") + rc_dt::stat_num(st, "members_suspect") +
+                      rc_dt::stat_num(st, "members_dead") + rc_dt::stat_num(st, "members_left");
+  EXPECT_LE(members, 100);
+  EXPECT_GE(rc_dt::stat_num(st, "members_refused"), 4 * 65536 - 100);
+  EXPECT_LT(rc_dt::vmrss_kb(a->pid()), 128 * 1024) << "KiB";
+  // The real peer is probed and stays alive for a while yet (probes go on
+  // at 100 ms among the fake members, whose probes all fail).
+  rc_test::sleep_ms(1000);
+  EXPECT_TRUE(WaitFor(real_alive, 5000));
+  EXPECT_EQ("STORED\r\n", c.cmd("set k 0 0 1\r\nv\r\n"));
+  // A real join still gets through: the two real members fit (b, a).
+  EXPECT_EQ(View(b->port()).count("a"), 1u);
+}
+
+// The gossip port listens no wider than the client port: with -l's first
+// address the IPv6 wildcard, the client port is IPv6-only (as memcached
+// binds it) and so must the gossip port be; before, it was a dual-stack
+// socket that also took IPv4 on every interface.
+TEST(ClusterOptions, GossipPortListensNoWiderThanTheClientPort) {
+  int g = rc_test::find_free_port();
+  auto d = StartNode("v6", g, {"-l", "::,127.0.0.1", "--advertise", "127.0.0.1"});
+  if (d == nullptr) GTEST_SKIP() << "no IPv6 wildcard here";
+  int cfd = rc_dt::connect_tcp("127.0.0.2", d->port(), 500);
+  bool client_v4_wide = cfd >= 0;
+  if (cfd >= 0) close(cfd);
+  int gfd = rc_dt::connect_tcp("127.0.0.2", g, 500);
+  bool gossip_v4_wide = gfd >= 0;
+  if (gfd >= 0) close(gfd);
+  EXPECT_FALSE(client_v4_wide);
+  EXPECT_FALSE(gossip_v4_wide) << "gossip port reachable on 127.0.0.2 over IPv4";
+}
+
+TEST(ClusterOptions, MaxMembersIsValidated) {
+  std::string rc = rc_test::ringcached_path();
+  for (const char* bad : {"0", "1", "65537", "many"}) {
+    auto r = rc_dt::run_program({rc, "-l", "127.0.0.1", "-p", "0", "-u", "root", "--gossip-port",
+                                 std::to_string(rc_test::find_free_port()),
+                                 "--cluster-max-members", bad});
+    EXPECT_EQ(64, r.exit_code()) << bad << ": " << r.describe();
+    EXPECT_NE(std::string::npos, r.err.find("cluster")) << r.describe();
+  }
 }
 
 }  // namespace

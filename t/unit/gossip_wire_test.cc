@@ -75,7 +75,7 @@ std::vector<struct gossip_msg> AllMessages()
     struct gossip_msg m;
 
     m = Msg(GOSSIP_MSG_PING);
-    m.seq = 0xdeadbeef;
+    m.seq = 0xdeadbeefcafef00dull;  /* all 64 bits travel */
     strcpy(m.node, "node-1");
     v.push_back(m);
 
@@ -88,10 +88,12 @@ std::vector<struct gossip_msg> AllMessages()
 
     m = Msg(GOSSIP_MSG_ACK);
     m.seq = 1;
+    strcpy(m.node, "node-1");   /* acks name the member pinged */
     v.push_back(m);
 
     m = Msg(GOSSIP_MSG_NACK);
-    m.seq = UINT32_MAX;
+    m.seq = UINT64_MAX;
+    strcpy(m.node, std::string(GOSSIP_NAME_MAX, 'n').c_str());
     v.push_back(m);
 
     m = Msg(GOSSIP_MSG_ALIVE);
@@ -219,17 +221,17 @@ TEST(GossipWire, OutOfBoundsFieldsAreRefused)
     EXPECT_FALSE(gossip_wire_decode(b.data(), b.size(), &d));
 
     /* A name of 65 bytes, hand-built (the encoder refuses to). */
-    b = { GOSSIP_MSG_PING, 0, 0, 0, 1, GOSSIP_NAME_MAX + 1 };
+    b = { GOSSIP_MSG_PING, 0, 0, 0, 0, 0, 0, 0, 1, GOSSIP_NAME_MAX + 1 };
     b.resize(b.size() + GOSSIP_NAME_MAX + 1, 'x');
     EXPECT_FALSE(gossip_wire_decode(b.data(), b.size(), &d));
-    b[5] = GOSSIP_NAME_MAX;     /* the same bytes, legal length: trailing */
+    b[9] = GOSSIP_NAME_MAX;     /* the same bytes, legal length: trailing */
     EXPECT_FALSE(gossip_wire_decode(b.data(), b.size(), &d));
     b.pop_back();
     EXPECT_TRUE(gossip_wire_decode(b.data(), b.size(), &d));
 
     /* PING_REQ with a reserved flag bit. */
     b = Encode(AllMessages()[1]);
-    b[5] |= 2;
+    b[9] |= 2;
     EXPECT_FALSE(gossip_wire_decode(b.data(), b.size(), &d));
 }
 
