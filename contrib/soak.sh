@@ -78,7 +78,7 @@ for kind in "${kinds[@]}"; do
         summary+=("$kind: PASSED in ${took}s"$'\n'"$counts")
     else
         status=1
-        failed=$(grep -E "^\[  FAILED  \] Soak\." "$log" | sort -u | sed 's/^\[  FAILED  \] /      FAILED /')
+        failed=$(grep -E "^\[  FAILED  \] Soak\.[A-Za-z]+ \(" "$log" | sed 's/^\[  FAILED  \] /      FAILED /')
         summary+=("$kind: FAILED (exit $rc) in ${took}s, $reports sanitizer report(s); see $log"$'\n'"$counts"$'\n'"$failed")
         # The first report, for the impatient.
         grep -m1 -A30 -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error" "$log"
