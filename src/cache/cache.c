@@ -22,8 +22,10 @@
 #include "cache/cache.h"
 #include "cache/cache_internal.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cache/evict.h"
 #include "cache/table.h"
@@ -35,6 +37,16 @@
 #define ALLOC_MAX_ROUNDS 4096     /* reclaim rounds for one allocation */
 #define ALLOC_IDLE_ROUNDS 3       /* rounds freeing nothing: out of memory */
 
+/* What a store saw when it found class memory full and nothing it could
+ * reclaim; while all of it still holds, the next store fails at once. */
+struct starve {
+    bool valid;
+    uint64_t frees;               /* slab_frees(cls) before the attempt */
+    uint64_t flushes;             /* flush_count then */
+    rel_time_t second;            /* clock_now() then */
+    uint64_t ms;                  /* monotonic milliseconds then */
+};
+
 struct limbo {
     struct rcu_head head;
     unsigned n;
@@ -42,11 +54,19 @@ struct limbo {
 };
 
 int tsan_grace_token;             /* see util/tsan.h */
+/* For TSan only: "every call_rcu callback so far has run". limbo_release
+ * releases it when done, and whoever returns from rcu_barrier() acquires
+ * it; liburcu's own wait is invisible to TSan (util/tsan.h). */
+static int tsan_barrier_token;
 static struct cache_options opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
 static int crawl_reason;          /* atomic: enum cache_crawl_reason */
+static uint64_t flush_count;      /* atomic: flush_all calls so far */
+static bool barrier_busy;         /* atomic: a store is in rcu_barrier */
+static pthread_mutex_t starve_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct starve starved[SLAB_MAX_CLASSES]; /* under starve_lock */
 
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
@@ -105,6 +125,7 @@ static void limbo_release(struct rcu_head *head)
         item_put(l->items[i]);
     }
     free(l);
+    TSAN_RELEASE(&tsan_barrier_token); /* done: rcu_barrier waits for us */
 }
 
 void cache_quiesce(void)
@@ -348,7 +369,8 @@ unsigned cache_item_mc_class(const struct item *it)
  * only wait for a grace period, so a burst of overwrites must reuse them
  * rather than evict live items. Then the class's clock hand, in batches
  * sized to the class (32 victims of a 512 KiB class would empty a small
- * cache), each batch paying for one synchronize_rcu.
+ * cache), each batch paying for one synchronize_rcu. A round that finds
+ * nothing waits for nothing: see cache_alloc.
  */
 static size_t reclaim(unsigned cls, size_t need)
 {
@@ -376,9 +398,6 @@ static size_t reclaim(unsigned cls, size_t need)
         n = evict_crawl(4096, victims, RECLAIM_BATCH, NULL);
     }
     if (n == 0) {
-        /* Memory may be waiting in other threads' call_rcu batches. */
-        rcu_barrier();
-        TSAN_ACQUIRE(&tsan_grace_token);
         return 0;
     }
     synchronize_rcu();
@@ -387,6 +406,68 @@ static size_t reclaim(unsigned cls, size_t need)
         item_put(victims[i]);
     }
     return n;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    /* The coarse clock is a vDSO read of a few ns; a tick (1-4 ms) is
+     * fine enough for a 20 ms interval. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What would show that memory may have come back to cls. */
+static void starve_snapshot(unsigned cls, struct starve *s)
+{
+    s->valid = true;
+    s->frees = slab_frees(cls);
+    s->flushes = __atomic_load_n(&flush_count, __ATOMIC_ACQUIRE);
+    s->second = clock_now();
+    s->ms = monotonic_ms();
+}
+
+/* Whether a store into cls may fail at once: the last full attempt found
+ * nothing, and nothing has happened since that could have changed that. */
+static bool starve_known(unsigned cls)
+{
+    struct starve now, *was = &starved[cls];
+    bool known;
+
+    starve_snapshot(cls, &now);
+    pthread_mutex_lock(&starve_lock);
+    known = was->valid && was->frees == now.frees &&
+            was->flushes == now.flushes && was->second == now.second &&
+            (!opts.evict || now.ms - was->ms < CACHE_STARVE_RETRY_MS);
+    pthread_mutex_unlock(&starve_lock);
+    return known;
+}
+
+static void starve_mark(unsigned cls, const struct starve *s)
+{
+    pthread_mutex_lock(&starve_lock);
+    starved[cls] = *s;
+    pthread_mutex_unlock(&starve_lock);
+}
+
+/*
+ * Waits until every retirement handed to call_rcu so far has been freed,
+ * as a last resort for a store: memory may be waiting in other threads'
+ * batches. It costs at least one grace period, so only one thread at a
+ * time pays it; false (and no wait) if another thread is already in it.
+ */
+static bool wait_for_retired(void)
+{
+    if (__atomic_exchange_n(&barrier_busy, true, __ATOMIC_ACQUIRE)) {
+        return false;
+    }
+    rcu_barrier();
+    TSAN_ACQUIRE(&tsan_grace_token);
+    TSAN_ACQUIRE(&tsan_barrier_token);
+    STAT_ADD(reclaim_waits, 1);
+    __atomic_store_n(&barrier_busy, false, __ATOMIC_RELEASE);
+    return true;
 }
 
 enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
@@ -398,23 +479,41 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
                       nbytes + 2 + (opts.use_cas ? 8 : 0);
     unsigned cls = item_alloc_class(nkey, cflags, nbytes);
     size_t need = item_chunks_needed(nkey, cflags, nbytes);
+    struct starve snap;
     int rounds = 0, idle = 0;
 
     *out = NULL;
     if (mc_total > opts.item_size_max || cls == 0) {
         return CACHE_TOO_LARGE;
     }
+    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+    if (*out != NULL) {
+        return CACHE_OK;          /* the common case: a free chunk */
+    }
+    /* Our own retired items are always worth a grace period. */
+    if (self_limbo->n == 0 && starve_known(cls)) {
+        STAT_ADD(alloc_fast_fails, 1);
+        return CACHE_NO_MEMORY;
+    }
+    /* Before trying: a chunk freed while we scan must not be missed. */
+    starve_snapshot(cls, &snap);
     /* Keep reclaiming while it makes progress; give up after a few rounds
      * that free nothing (everything left is in use, or -M). */
     while (rounds++ < ALLOC_MAX_ROUNDS && idle < ALLOC_IDLE_ROUNDS) {
+        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
         *out = item_alloc(key, nkey, cflags, exptime, nbytes);
         if (*out != NULL) {
             return CACHE_OK;
         }
-        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
     }
-    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
-    return *out != NULL ? CACHE_OK : CACHE_NO_MEMORY;
+    if (wait_for_retired()) {
+        *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+        if (*out != NULL) {
+            return CACHE_OK;
+        }
+    }
+    starve_mark(cls, &snap);
+    return CACHE_NO_MEMORY;
 }
 
 /* Swaps fresh in for exactly old; false if old was changed meanwhile. */
@@ -631,6 +730,10 @@ void cache_unlink_key(const char *key, size_t nkey)
 void cache_flush(int64_t delay)
 {
     rel_time_t now = clock_now();
+
+    /* Flushed items are reclaimable: stores that found memory full try
+     * again (starve_known). */
+    __atomic_add_fetch(&flush_count, 1, __ATOMIC_RELEASE);
 
     rel_time_t oldest = delay > 0 ? clock_expiry(delay) : now;
 
