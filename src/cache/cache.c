@@ -2,8 +2,13 @@
  * cache: storage semantics over the lock-free table (see cache.h).
  *
  * Invariants:
- *  - An item in the table has ITEM_LINKED (set just after insertion) and
- *    holds one table reference, taken before insertion.
+ *  - An item in the table has ITEM_LINKED and holds one table reference;
+ *    both are set before insertion (prepare_link) and undone if the
+ *    insertion fails (undo_link). ITEM_LINKED is never set on an item
+ *    after it left the table (see prepare_link for why that matters), so
+ *    a removed item loses it for good; an item about to be inserted may
+ *    already have it, which is why the clock hand checks the table before
+ *    it unlinks anything (evict.c).
  *  - Exactly one thread unlinks an item: the one whose table_del,
  *    table_replace or table_add_replace removed it. That thread clears
  *    ITEM_LINKED, does the stats, and retires the table reference.
@@ -199,19 +204,44 @@ static void unlinked(struct item *it)
     }
 }
 
-/* Gives it a sequence number and the table's reference, before insert. */
 static void flush_promote(rel_time_t now);
 
+/*
+ * Gives it a sequence number, the table's reference and ITEM_LINKED,
+ * before the insert.
+ *
+ * Note that the flag is set here, while the item is still private, and not
+ * after the insert. It used to be set after table_add_replace returned, and
+ * in between another thread could find the item, table_del it and clear
+ * the flag (a no-op: not yet set) and retire it; the store then set the
+ * flag on an item no longer in the table, and nobody would ever clear it
+ * (issue 12). The clock hand trusts the flag: it would check such an item
+ * without a read-side section protecting it (the grace period that frees
+ * it may have started before the hand looked) and, if the storing client
+ * let go of it between the hand's refcount check and its table_del, delete
+ * a freed chunk's node from the table. Setting it before the item can be
+ * reached means the only thread that clears it, the remover, always comes
+ * after: a removed item never carries the flag again. The price is that an
+ * item about to be inserted (or whose insert fails) is flagged but not in
+ * the table; the hand skips it because its refcount is 2 (the caller's and
+ * this table reference) and because take() (evict.c) looks the item up
+ * before it unlinks it.
+ */
 static void prepare_link(struct item *it)
 {
     flush_promote(clock_now());
     item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
     item_set_last_access(it, clock_now());
     __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
+    /* Release: a sweeper that sees the flag sees the header and count. */
+    __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
 }
 
+/* The insert failed: it was never reachable, so this thread may clear the
+ * flag and drop the table reference prepare_link took. */
 static void undo_link(struct item *it)
 {
+    __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
 }
 
@@ -234,13 +264,13 @@ void cache_crawl_rearm(void)
     want_crawl(CACHE_CRAWL_TTL);
 }
 
-/* it is now in the table. */
+/* it is now in the table (ITEM_LINKED came with prepare_link). Another
+ * thread may already have removed it again; its -1 and this +1 cancel. */
 static void linked(struct item *it)
 {
     if (item_exptime(it) != 0) {
         want_crawl(CACHE_CRAWL_TTL);
     }
-    __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
     STAT_ADD(curr_items, 1);
     STAT_ADD(total_items, 1);
     STAT_ADD(bytes, (int64_t)cache_item_bytes(it));
