@@ -93,6 +93,19 @@ int cache_setup(const struct cache_options *o)
 
 void cache_teardown(void)
 {
+    /*
+     * Every thread that retires items has stopped by now (cache.h), and
+     * each handed its last batch to call_rcu in cache_thread_fini before
+     * it was joined; so every limbo_release that will ever run was queued
+     * before this barrier, and the barrier waits for them all to finish
+     * freeing into the slabs. TSan cannot see that wait inside liburcu:
+     * each callback releases tsan_barrier_token when done, and acquiring
+     * it here orders its slab_free before slab_teardown's free (without
+     * it TSan reported that pair under SIGTERM with load).
+     */
+    rcu_barrier();
+    TSAN_ACQUIRE(&tsan_grace_token);
+    TSAN_ACQUIRE(&tsan_barrier_token);
     table_teardown();
     slab_teardown();
 }

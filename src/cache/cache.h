@@ -85,6 +85,12 @@ struct cache_stats {
 };
 
 int cache_setup(const struct cache_options *opts);
+/* Frees the slabs' page map and the table's state. Call it last, from a
+ * thread that is not registered (cache_thread_init), once every thread
+ * that called into the cache (workers, crawler) has been joined, so that
+ * each has run cache_thread_fini: nothing may retire or put an item after
+ * this begins. It waits for every retired item handed to call_rcu
+ * (rcu_barrier) before anything is freed. */
 void cache_teardown(void);
 
 void cache_thread_init(void);
