@@ -327,25 +327,46 @@ bool CheckValue(const std::string &key, const std::string &v)
  * between left the flag on for good. Waits up to 1 s for a remover that is
  * between its table_del and its flag clear.
  */
-bool LinkedFlagTruthful(struct item *it)
+enum FlagCheck { FLAG_OK, FLAG_STALE, FLAG_MISSING };
+
+FlagCheck LinkedFlagTruthful(struct item *it)
 {
-    auto end = Clock::now() + std::chrono::seconds(1);
+    auto end = Clock::now() + std::chrono::seconds(5);
 
     for (;;) {
-        bool removed = cds_lfht_is_node_deleted(&it->node) != 0;
+        /* The flag first: a remover clears it (release) after its
+         * table_del, so a clear flag seen here means the removal is
+         * visible below; the other order would race with a remover. */
         bool flag = (item_flags_load(it) & ITEM_LINKED) != 0;
+        bool removed = cds_lfht_is_node_deleted(&it->node) != 0;
 
         if (!removed) {
-            return flag;          /* in the table: must say so */
+            /* In the table: must say so. */
+            return flag ? FLAG_OK : FLAG_MISSING;
         }
         if (!flag) {
-            return true;          /* removed and cleared */
+            return FLAG_OK;       /* removed and cleared */
         }
         if (Clock::now() >= end) {
-            return false;         /* removed, flag never cleared */
+            return FLAG_STALE;    /* removed, flag never cleared */
         }
-        std::this_thread::yield();
+        /* Sleep, not yield: the remover may need this core. */
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
+}
+
+/* Checks and drops the items a thread holds. */
+void CheckHeld(std::vector<struct item *> *held, std::atomic<long> *stale,
+               std::atomic<long> *missing)
+{
+    for (struct item *h : *held) {
+        FlagCheck c = LinkedFlagTruthful(h);
+
+        *stale += c == FLAG_STALE;
+        *missing += c == FLAG_MISSING;
+        item_put(h);
+    }
+    held->clear();
 }
 
 /* Every chunk of every page, and what the sweepers would see in it. */
@@ -393,7 +414,8 @@ TEST(CacheRace, SetDeleteGetOnFewKeysWithEvictionKeepsFlagsAndMemoryExact)
         const int nhot = 3, nfill = 20000, nthreads = 4;
         const long min_ops = 100000;
         const Budget budget(400, 6000);
-        std::atomic<long> ops{0}, stale{0}, torn{0}, bad{0}, races{0};
+        std::atomic<long> ops{0}, stale{0}, missing{0}, torn{0}, bad{0};
+        std::atomic<long> races{0};
 
         std::vector<std::thread> threads;
         for (int t = 0; t < nthreads; t++) {
@@ -439,20 +461,12 @@ TEST(CacheRace, SetDeleteGetOnFewKeysWithEvictionKeepsFlagsAndMemoryExact)
                     }
                     /* Check what we hold a few operations later, while
                      * the others go on. */
-                    if (held.size() >= 8 || !budget.more(ops.load(),
-                                                         min_ops)) {
-                        for (struct item *h : held) {
-                            stale += !LinkedFlagTruthful(h);
-                            item_put(h);
-                        }
-                        held.clear();
+                    if (held.size() >= 8) {
+                        CheckHeld(&held, &stale, &missing);
                     }
                     ops++;
                 }
-                for (struct item *h : held) {
-                    stale += !LinkedFlagTruthful(h);
-                    item_put(h);
-                }
+                CheckHeld(&held, &stale, &missing);
                 cache_thread_fini();
             });
         }
@@ -460,6 +474,7 @@ TEST(CacheRace, SetDeleteGetOnFewKeysWithEvictionKeepsFlagsAndMemoryExact)
             th.join();
         }
         EXPECT_EQ(stale.load(), 0) << "removed items still ITEM_LINKED";
+        EXPECT_EQ(missing.load(), 0) << "items in the table not ITEM_LINKED";
         EXPECT_EQ(torn.load(), 0);
         EXPECT_EQ(bad.load(), 0);
         EXPECT_GE(ops.load(), min_ops);
