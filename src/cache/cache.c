@@ -40,7 +40,7 @@
 #define RECLAIM_BATCH 32          /* most victims per eviction round */
 #define RECLAIM_FRACTION 64       /* ...and at most 1/64 of the class */
 #define ALLOC_MAX_ROUNDS 4096     /* reclaim rounds for one allocation */
-#define ALLOC_IDLE_ROUNDS 3       /* rounds freeing nothing: out of memory */
+#define ALLOC_IDLE_ROUNDS 3       /* -M: rounds freeing nothing: no memory */
 
 /* What a store saw when it found class memory full and nothing it could
  * reclaim; while all of it still holds, the next store fails at once. */
@@ -540,9 +540,11 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
     }
     /* Before trying: a chunk freed while we scan must not be missed. */
     starve_snapshot(cls, &snap);
-    /* Keep reclaiming while it makes progress; give up after a few rounds
-     * that free nothing (everything left is in use, or -M). */
-    while (rounds++ < ALLOC_MAX_ROUNDS && idle < ALLOC_IDLE_ROUNDS) {
+    /* Keep reclaiming while it makes progress; give up after a round that
+     * frees nothing (the hand has made two full turns: everything left is
+     * in use), or with -M after a few (each crawls only part of memory). */
+    while (rounds++ < ALLOC_MAX_ROUNDS &&
+           idle < (opts.evict ? 1 : ALLOC_IDLE_ROUNDS)) {
         idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
         *out = item_alloc(key, nkey, cflags, exptime, nbytes);
         if (*out != NULL) {
@@ -555,6 +557,10 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
             return CACHE_OK;
         }
     }
+    /* The retry interval starts now, not when the attempt began: an
+     * attempt may take longer than the interval (a large class, a slow
+     * machine), and every store would then pay for one. */
+    snap.ms = monotonic_ms();
     starve_mark(cls, &snap);
     return CACHE_NO_MEMORY;
 }
