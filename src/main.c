@@ -285,12 +285,14 @@ int main(int argc, char **argv)
     /* Leave the cluster first, so members see `left` while we still
      * answer; bounded so a stop never hangs. */
     cluster_stop(CLUSTER_LEAVE_MS);
+    /* Then stop every thread that retires items before the cache goes
+     * (doc/threads.md, "Shutdown"): no new connections, workers joined
+     * (each flushes its retired items to call_rcu in cache_thread_fini),
+     * the crawler joined likewise. cache_teardown waits for those batches
+     * (rcu_barrier) before it frees the slabs' state. */
     listener_teardown();
     worker_teardown();
     crawler_stop();
-    /* Retired items may still be queued in liburcu's call_rcu thread;
-     * they must be freed into the slabs before the slabs go. */
-    rcu_barrier();
     cache_teardown();
     auth_teardown();
     event_free(clock_ev);

@@ -2,8 +2,13 @@
  * cache: storage semantics over the lock-free table (see cache.h).
  *
  * Invariants:
- *  - An item in the table has ITEM_LINKED (set just after insertion) and
- *    holds one table reference, taken before insertion.
+ *  - An item in the table has ITEM_LINKED and holds one table reference;
+ *    both are set before insertion (prepare_link) and undone if the
+ *    insertion fails (undo_link). ITEM_LINKED is never set on an item
+ *    after it left the table (see prepare_link for why that matters), so
+ *    a removed item loses it for good; an item about to be inserted may
+ *    already have it, which is why the clock hand checks the table before
+ *    it unlinks anything (evict.c).
  *  - Exactly one thread unlinks an item: the one whose table_del,
  *    table_replace or table_add_replace removed it. That thread clears
  *    ITEM_LINKED, does the stats, and retires the table reference.
@@ -20,21 +25,32 @@
  * second-granular oldest_live rule exactly.
  */
 #include "cache/cache.h"
+#include "cache/cache_internal.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "cache/evict.h"
 #include "cache/table.h"
-#include "util/numparse.h"
 #include "util/tally.h"
 
 #define LIMBO_CAP 256             /* retired items per call_rcu batch */
 #define RECLAIM_BATCH 32          /* most victims per eviction round */
 #define RECLAIM_FRACTION 64       /* ...and at most 1/64 of the class */
 #define ALLOC_MAX_ROUNDS 4096     /* reclaim rounds for one allocation */
-#define ALLOC_IDLE_ROUNDS 3       /* rounds freeing nothing: out of memory */
-#define INCR_MAX_STORAGE 24       /* room for a u64 in decimal */
+#define ALLOC_IDLE_ROUNDS 3       /* -M: rounds freeing nothing: no memory */
+
+/* What a store saw when it found class memory full and nothing it could
+ * reclaim; while all of it still holds, the next store fails at once. */
+struct starve {
+    bool valid;
+    uint64_t frees;               /* slab_frees(cls) before the attempt */
+    uint64_t flushes;             /* flush_count then */
+    rel_time_t second;            /* clock_now() then */
+    uint64_t ms;                  /* monotonic milliseconds then */
+};
 
 struct limbo {
     struct rcu_head head;
@@ -43,11 +59,19 @@ struct limbo {
 };
 
 int tsan_grace_token;             /* see util/tsan.h */
+/* For TSan only: "every call_rcu callback so far has run". limbo_release
+ * releases it when done, and whoever returns from rcu_barrier() acquires
+ * it; liburcu's own wait is invisible to TSan (util/tsan.h). */
+static int tsan_barrier_token;
 static struct cache_options opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
 static int crawl_reason;          /* atomic: enum cache_crawl_reason */
+static uint64_t flush_count;      /* atomic: flush_all calls so far */
+static bool barrier_busy;         /* atomic: a store is in rcu_barrier */
+static pthread_mutex_t starve_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct starve starved[SLAB_MAX_CLASSES]; /* under starve_lock */
 
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
@@ -69,6 +93,19 @@ int cache_setup(const struct cache_options *o)
 
 void cache_teardown(void)
 {
+    /*
+     * Every thread that retires items has stopped by now (cache.h), and
+     * each handed its last batch to call_rcu in cache_thread_fini before
+     * it was joined; so every limbo_release that will ever run was queued
+     * before this barrier, and the barrier waits for them all to finish
+     * freeing into the slabs. TSan cannot see that wait inside liburcu:
+     * each callback releases tsan_barrier_token when done, and acquiring
+     * it here orders its slab_free before slab_teardown's free (without
+     * it TSan reported that pair under SIGTERM with load).
+     */
+    rcu_barrier();
+    TSAN_ACQUIRE(&tsan_grace_token);
+    TSAN_ACQUIRE(&tsan_barrier_token);
     table_teardown();
     slab_teardown();
 }
@@ -106,6 +143,7 @@ static void limbo_release(struct rcu_head *head)
         item_put(l->items[i]);
     }
     free(l);
+    TSAN_RELEASE(&tsan_barrier_token); /* done: rcu_barrier waits for us */
 }
 
 void cache_quiesce(void)
@@ -179,19 +217,44 @@ static void unlinked(struct item *it)
     }
 }
 
-/* Gives it a sequence number and the table's reference, before insert. */
 static void flush_promote(rel_time_t now);
 
+/*
+ * Gives it a sequence number, the table's reference and ITEM_LINKED,
+ * before the insert.
+ *
+ * Note that the flag is set here, while the item is still private, and not
+ * after the insert. It used to be set after table_add_replace returned, and
+ * in between another thread could find the item, table_del it and clear
+ * the flag (a no-op: not yet set) and retire it; the store then set the
+ * flag on an item no longer in the table, and nobody would ever clear it
+ * (issue 12). The clock hand trusts the flag: it would check such an item
+ * without a read-side section protecting it (the grace period that frees
+ * it may have started before the hand looked) and, if the storing client
+ * let go of it between the hand's refcount check and its table_del, delete
+ * a freed chunk's node from the table. Setting it before the item can be
+ * reached means the only thread that clears it, the remover, always comes
+ * after: a removed item never carries the flag again. The price is that an
+ * item about to be inserted (or whose insert fails) is flagged but not in
+ * the table; the hand skips it because its refcount is 2 (the caller's and
+ * this table reference) and because take() (evict.c) looks the item up
+ * before it unlinks it.
+ */
 static void prepare_link(struct item *it)
 {
     flush_promote(clock_now());
     item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
     item_set_last_access(it, clock_now());
     __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
+    /* Release: a sweeper that sees the flag sees the header and count. */
+    __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
 }
 
+/* The insert failed: it was never reachable, so this thread may clear the
+ * flag and drop the table reference prepare_link took. */
 static void undo_link(struct item *it)
 {
+    __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
 }
 
@@ -214,13 +277,13 @@ void cache_crawl_rearm(void)
     want_crawl(CACHE_CRAWL_TTL);
 }
 
-/* it is now in the table. */
+/* it is now in the table (ITEM_LINKED came with prepare_link). Another
+ * thread may already have removed it again; its -1 and this +1 cancel. */
 static void linked(struct item *it)
 {
     if (item_exptime(it) != 0) {
         want_crawl(CACHE_CRAWL_TTL);
     }
-    __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
     STAT_ADD(curr_items, 1);
     STAT_ADD(total_items, 1);
     STAT_ADD(bytes, (int64_t)cache_item_bytes(it));
@@ -245,9 +308,9 @@ static void unlink_dead(struct item *it)
     }
 }
 
-/* Looks key up and takes a reference; NULL if absent, dead or saturated. */
-static struct item *get_ref(const char *key, size_t nkey, uint64_t hash,
-                            bool count_misses)
+/* See cache_internal.h. */
+struct item *cache_get_ref(const char *key, size_t nkey, uint64_t hash,
+                           bool count_misses)
 {
     rel_time_t now = clock_now();
     struct item *it;
@@ -278,7 +341,7 @@ static struct item *get_ref(const char *key, size_t nkey, uint64_t hash,
 struct item *cache_get(const char *key, size_t nkey, bool touch,
                        rel_time_t exptime)
 {
-    struct item *it = get_ref(key, nkey, table_hash(key, nkey), true);
+    struct item *it = cache_get_ref(key, nkey, table_hash(key, nkey), true);
 
     if (it != NULL) {
         if (touch) {
@@ -310,7 +373,7 @@ void cache_prefetch(const struct cache_key *keys, size_t n)
 
 struct item *cache_peek(const char *key, size_t nkey)
 {
-    return get_ref(key, nkey, table_hash(key, nkey), true);
+    return cache_get_ref(key, nkey, table_hash(key, nkey), true);
 }
 
 void cache_item_accessed(struct item *it)
@@ -349,7 +412,8 @@ unsigned cache_item_mc_class(const struct item *it)
  * only wait for a grace period, so a burst of overwrites must reuse them
  * rather than evict live items. Then the class's clock hand, in batches
  * sized to the class (32 victims of a 512 KiB class would empty a small
- * cache), each batch paying for one synchronize_rcu.
+ * cache), each batch paying for one synchronize_rcu. A round that finds
+ * nothing waits for nothing: see cache_alloc.
  */
 static size_t reclaim(unsigned cls, size_t need)
 {
@@ -377,9 +441,6 @@ static size_t reclaim(unsigned cls, size_t need)
         n = evict_crawl(4096, victims, RECLAIM_BATCH, NULL);
     }
     if (n == 0) {
-        /* Memory may be waiting in other threads' call_rcu batches. */
-        rcu_barrier();
-        TSAN_ACQUIRE(&tsan_grace_token);
         return 0;
     }
     synchronize_rcu();
@@ -388,6 +449,68 @@ static size_t reclaim(unsigned cls, size_t need)
         item_put(victims[i]);
     }
     return n;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    /* The coarse clock is a vDSO read of a few ns; a tick (1-4 ms) is
+     * fine enough for a 20 ms interval. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What would show that memory may have come back to cls. */
+static void starve_snapshot(unsigned cls, struct starve *s)
+{
+    s->valid = true;
+    s->frees = slab_frees(cls);
+    s->flushes = __atomic_load_n(&flush_count, __ATOMIC_ACQUIRE);
+    s->second = clock_now();
+    s->ms = monotonic_ms();
+}
+
+/* Whether a store into cls may fail at once: the last full attempt found
+ * nothing, and nothing has happened since that could have changed that. */
+static bool starve_known(unsigned cls)
+{
+    struct starve now, *was = &starved[cls];
+    bool known;
+
+    starve_snapshot(cls, &now);
+    pthread_mutex_lock(&starve_lock);
+    known = was->valid && was->frees == now.frees &&
+            was->flushes == now.flushes && was->second == now.second &&
+            (!opts.evict || now.ms - was->ms < CACHE_STARVE_RETRY_MS);
+    pthread_mutex_unlock(&starve_lock);
+    return known;
+}
+
+static void starve_mark(unsigned cls, const struct starve *s)
+{
+    pthread_mutex_lock(&starve_lock);
+    starved[cls] = *s;
+    pthread_mutex_unlock(&starve_lock);
+}
+
+/*
+ * Waits until every retirement handed to call_rcu so far has been freed,
+ * as a last resort for a store: memory may be waiting in other threads'
+ * batches. It costs at least one grace period, so only one thread at a
+ * time pays it; false (and no wait) if another thread is already in it.
+ */
+static bool wait_for_retired(void)
+{
+    if (__atomic_exchange_n(&barrier_busy, true, __ATOMIC_ACQUIRE)) {
+        return false;
+    }
+    rcu_barrier();
+    TSAN_ACQUIRE(&tsan_grace_token);
+    TSAN_ACQUIRE(&tsan_barrier_token);
+    STAT_ADD(reclaim_waits, 1);
+    __atomic_store_n(&barrier_busy, false, __ATOMIC_RELEASE);
+    return true;
 }
 
 enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
@@ -399,64 +522,51 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
                       nbytes + 2 + (opts.use_cas ? 8 : 0);
     unsigned cls = item_alloc_class(nkey, cflags, nbytes);
     size_t need = item_chunks_needed(nkey, cflags, nbytes);
+    struct starve snap;
     int rounds = 0, idle = 0;
 
     *out = NULL;
     if (mc_total > opts.item_size_max || cls == 0) {
         return CACHE_TOO_LARGE;
     }
-    /* Keep reclaiming while it makes progress; give up after a few rounds
-     * that free nothing (everything left is in use, or -M). */
-    while (rounds++ < ALLOC_MAX_ROUNDS && idle < ALLOC_IDLE_ROUNDS) {
+    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+    if (*out != NULL) {
+        return CACHE_OK;          /* the common case: a free chunk */
+    }
+    /* Our own retired items are always worth a grace period. */
+    if (self_limbo->n == 0 && starve_known(cls)) {
+        STAT_ADD(alloc_fast_fails, 1);
+        return CACHE_NO_MEMORY;
+    }
+    /* Before trying: a chunk freed while we scan must not be missed. */
+    starve_snapshot(cls, &snap);
+    /* Keep reclaiming while it makes progress; give up after a round that
+     * frees nothing (the hand has made two full turns: everything left is
+     * in use), or with -M after a few (each crawls only part of memory). */
+    while (rounds++ < ALLOC_MAX_ROUNDS &&
+           idle < (opts.evict ? 1 : ALLOC_IDLE_ROUNDS)) {
+        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
         *out = item_alloc(key, nkey, cflags, exptime, nbytes);
         if (*out != NULL) {
             return CACHE_OK;
         }
-        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
     }
-    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
-    return *out != NULL ? CACHE_OK : CACHE_NO_MEMORY;
-}
-
-/* Builds old's value with data appended or prepended; NULL if no memory. */
-static struct item *concat(struct item *old, struct item *data, bool append)
-{
-    struct item *it;
-    size_t on = old->nbytes, dn = data->nbytes;
-    char buf[4096];
-    size_t off;
-
-    if (cache_alloc(item_key(old), old->nkey, item_cflags(old),
-                    item_exptime(old), on + dn, &it) != CACHE_OK) {
-        return NULL;
-    }
-    /* Copy through a bounce buffer: either side may be chunked. */
-    for (off = 0; off < on + dn; ) {
-        size_t n = on + dn - off < sizeof(buf) ? on + dn - off : sizeof(buf);
-        size_t first = append ? on : dn;
-        struct item *a = append ? old : data, *b = append ? data : old;
-        size_t i = 0;
-
-        while (i < n) {
-            size_t pos = off + i, take;
-
-            if (pos < first) {
-                take = first - pos < n - i ? first - pos : n - i;
-                item_copy_out(a, pos, buf + i, take);
-            } else {
-                take = n - i;
-                item_copy_out(b, pos - first, buf + i, take);
-            }
-            i += take;
+    if (wait_for_retired()) {
+        *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+        if (*out != NULL) {
+            return CACHE_OK;
         }
-        item_copy_in(it, off, buf, n);
-        off += n;
     }
-    return it;
+    /* The retry interval starts now, not when the attempt began: an
+     * attempt may take longer than the interval (a large class, a slow
+     * machine), and every store would then pay for one. */
+    snap.ms = monotonic_ms();
+    starve_mark(cls, &snap);
+    return CACHE_NO_MEMORY;
 }
 
 /* Swaps fresh in for exactly old; false if old was changed meanwhile. */
-static bool swap_exact(struct item *old, struct item *fresh, uint64_t hash)
+bool cache_swap_exact(struct item *old, struct item *fresh, uint64_t hash)
 {
     struct cds_lfht_iter iter;
     bool ok = false;
@@ -476,40 +586,6 @@ static bool swap_exact(struct item *old, struct item *fresh, uint64_t hash)
     return true;
 }
 
-static enum cache_status store_concat(struct item *it, bool append,
-                                      uint64_t cas, uint64_t hash,
-                                      uint64_t *stored_cas)
-{
-    for (;;) {
-        struct item *old = get_ref(item_key(it), it->nkey, hash, false);
-        struct item *fresh;
-        bool ok;
-
-        if (old == NULL) {
-            return CACHE_NOT_STORED;
-        }
-        /* memcached checks a CAS given with append/prepend (binary, meta). */
-        if (cas != 0 && cache_item_cas(old) != cas) {
-            item_put(old);
-            return CACHE_EXISTS;
-        }
-        fresh = concat(old, it, append);
-        if (fresh == NULL) {
-            item_put(old);
-            return CACHE_NOT_STORED;
-        }
-        ok = swap_exact(old, fresh, hash);
-        if (ok && stored_cas != NULL) {
-            *stored_cas = cache_item_cas(fresh);
-        }
-        item_put(old);
-        item_put(fresh);
-        if (ok) {
-            return CACHE_STORED;
-        }
-    }
-}
-
 static enum cache_status store_whole(struct item *it,
                                      enum cache_store_mode mode,
                                      uint64_t cas, uint64_t hash);
@@ -521,7 +597,8 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
     enum cache_status st;
 
     if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
-        return store_concat(it, mode == CACHE_APPEND, cas, hash, stored_cas);
+        return cache_store_concat(it, mode == CACHE_APPEND, cas, hash,
+                                  stored_cas);
     }
     st = store_whole(it, mode, cas, hash);
     if (st == CACHE_STORED && stored_cas != NULL) {
@@ -639,143 +716,8 @@ static enum cache_status store_whole(struct item *it,
     }
 }
 
-/* Parses an item's value as memcached's incr does; false if not a number. */
-static bool value_number(const struct item *it, uint64_t *v)
-{
-    char small[64];
-    char *buf = small;
-    bool ok;
-
-    if (it->nbytes == 0 || (item_flags_relaxed(it) & ITEM_CHUNKED)) {
-        return false;
-    }
-    if (it->nbytes + 2 > sizeof(small)) {
-        buf = malloc(it->nbytes + 2);
-        if (buf == NULL) {
-            return false;
-        }
-    }
-    item_copy_out(it, 0, buf, it->nbytes);
-    /* memcached parses up to the stored "\r\n", which counts as space. */
-    buf[it->nbytes] = '\r';
-    buf[it->nbytes + 1] = '\0';
-    ok = num_parse_u64(buf, v);
-    if (buf != small) {
-        free(buf);
-    }
-    return ok;
-}
-
-/* Creates key with req->initial for an incr/decr miss (binary, meta). */
-static enum cache_status delta_create(const char *key, size_t nkey,
-                                      const struct cache_delta_req *req,
-                                      struct cache_delta_res *res)
-{
-    struct item *it;
-    enum cache_status st;
-
-    res->len = (size_t)num_format_u64(req->initial, res->text);
-    st = cache_alloc(key, nkey, 0, req->create_exptime, res->len, &it);
-    if (st != CACHE_OK) {
-        return CACHE_NO_MEMORY;
-    }
-    item_copy_in(it, 0, res->text, res->len);
-    st = cache_store(it, CACHE_ADD, 0, &res->cas);
-    res->exptime = item_exptime(it);
-    item_put(it);
-    if (st != CACHE_STORED) {
-        return CACHE_NOT_STORED;
-    }
-    res->value = req->initial;
-    res->created = true;
-    return CACHE_OK;
-}
-
-enum cache_status cache_delta(const char *key, size_t nkey,
-                              const struct cache_delta_req *req,
-                              struct cache_delta_res *res)
-{
-    uint64_t hash = table_hash(key, nkey);
-
-    res->created = false;
-    for (;;) {
-        struct item *old = get_ref(key, nkey, hash, false);
-        struct item *fresh;
-        rel_time_t exptime;
-        uint64_t v;
-        size_t len, newlen;
-        bool ok;
-
-        if (old == NULL) {
-            return req->create ? delta_create(key, nkey, req, res)
-                               : CACHE_NOT_FOUND;
-        }
-        if (req->cas != 0 && cache_item_cas(old) != req->cas) {
-            item_put(old);
-            return CACHE_EXISTS;
-        }
-        if (!value_number(old, &v)) {
-            item_put(old);
-            return CACHE_NON_NUMERIC;
-        }
-        if (req->incr) {
-            v += req->delta;
-        } else {
-            v = req->delta > v ? 0 : v - req->delta;
-        }
-        len = (size_t)num_format_u64(v, res->text);
-        /* memcached rewrites in place when the number fits, padding the
-         * old length with spaces; clients can see that, so do the same. */
-        newlen = len <= old->nbytes ? old->nbytes : len;
-        exptime = req->set_exptime ? req->exptime : item_exptime(old);
-        if (cache_alloc(key, nkey, item_cflags(old), exptime, newlen,
-                        &fresh) != CACHE_OK) {
-            item_put(old);
-            return CACHE_NO_MEMORY;
-        }
-        item_copy_in(fresh, 0, res->text, len);
-        if (newlen == old->nbytes) {
-            /* memcached rewrites such a counter in place, so its meta
-             * state (stale, token, binary key) and access time stay; a
-             * longer number is a new item there too and starts fresh. */
-            cache_item_flags_or(fresh, item_flags_load(old) &
-                                (ITEM_STALE | ITEM_TOKEN_SENT |
-                                 ITEM_KEY_BINARY));
-        }
-        if (newlen > len) {
-            char pad[INCR_MAX_STORAGE + 64];
-            size_t off = len;
-
-            memset(pad, ' ', sizeof(pad));
-            while (off < newlen) {
-                size_t n = newlen - off < sizeof(pad) ? newlen - off
-                                                      : sizeof(pad);
-                item_copy_in(fresh, off, pad, n);
-                off += n;
-            }
-        }
-        ok = swap_exact(old, fresh, hash);
-        if (ok && newlen == old->nbytes) {
-            item_set_last_access(fresh, item_last_access(old));
-            item_touch_access(fresh, clock_now());
-        }
-        if (ok) {
-            res->value = v;
-            res->len = len;
-            res->cas = cache_item_cas(fresh);
-            res->exptime = exptime;
-        }
-        item_put(old);
-        item_put(fresh);
-        if (ok) {
-            return CACHE_OK;
-        }
-    }
-}
-
-/* Unlinks exactly old (not a newer item under its key) and drops the
- * caller's reference; false if old was replaced or removed meanwhile. */
-static bool unlink_exact(struct item *old)
+/* See cache_internal.h. */
+bool cache_unlink_exact(struct item *old)
 {
     bool won;
 
@@ -800,7 +742,7 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
     uint64_t hash = table_hash(key, nkey);
 
     for (;;) {
-        struct item *old = get_ref(key, nkey, hash, false);
+        struct item *old = cache_get_ref(key, nkey, hash, false);
 
         if (old == NULL) {
             return CACHE_NOT_FOUND;
@@ -809,7 +751,7 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
             item_put(old);
             return CACHE_EXISTS;
         }
-        if (unlink_exact(old)) {
+        if (cache_unlink_exact(old)) {
             return CACHE_OK;
         }
     }
@@ -818,7 +760,7 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
 enum cache_status cache_touch(const char *key, size_t nkey,
                               rel_time_t exptime)
 {
-    struct item *it = get_ref(key, nkey, table_hash(key, nkey), false);
+    struct item *it = cache_get_ref(key, nkey, table_hash(key, nkey), false);
 
     if (it == NULL) {
         return CACHE_NOT_FOUND;
@@ -829,75 +771,6 @@ enum cache_status cache_touch(const char *key, size_t nkey,
     return CACHE_OK;
 }
 
-/* A copy of old (key, flags, value) with a new TTL, for md I. */
-static struct item *copy_of(struct item *old, rel_time_t exptime)
-{
-    struct item *it;
-    char buf[4096];
-    size_t off;
-
-    if (cache_alloc(item_key(old), old->nkey, item_cflags(old), exptime,
-                    old->nbytes, &it) != CACHE_OK) {
-        return NULL;
-    }
-    for (off = 0; off < old->nbytes; ) {
-        size_t n = old->nbytes - off < sizeof(buf) ? old->nbytes - off
-                                                   : sizeof(buf);
-
-        item_copy_out(old, off, buf, n);
-        item_copy_in(it, off, buf, n);
-        off += n;
-    }
-    return it;
-}
-
-enum cache_status cache_mdelete(const char *key, size_t nkey,
-                                const struct cache_mdelete_req *req)
-{
-    uint64_t hash = table_hash(key, nkey);
-
-    for (;;) {
-        struct item *old = get_ref(key, nkey, hash, false);
-        struct item *fresh;
-        uint8_t keep;
-        bool won;
-
-        if (old == NULL) {
-            return CACHE_NOT_FOUND;
-        }
-        if (req->check_cas && cache_item_cas(old) != req->cas) {
-            item_put(old);
-            return CACHE_EXISTS;
-        }
-        if (!req->stale) {
-            if (unlink_exact(old)) {
-                return CACHE_OK;
-            }
-            continue;
-        }
-        /* memcached flips the bits and the CAS in place under its item
-         * lock; items here are immutable once linked, so swap in a copy. */
-        fresh = copy_of(old, req->set_exptime ? req->exptime
-                                              : item_exptime(old));
-        if (fresh == NULL) {
-            item_put(old);
-            return CACHE_NO_MEMORY;
-        }
-        keep = item_flags_load(old) &
-               (ITEM_FETCHED | ITEM_ACTIVE | ITEM_KEY_BINARY);
-        cache_item_flags_or(fresh, (uint8_t)(keep | ITEM_STALE));
-        won = swap_exact(old, fresh, hash);
-        if (won) {
-            item_set_last_access(fresh, item_last_access(old));
-        }
-        item_put(old);
-        item_put(fresh);
-        if (won) {
-            return CACHE_OK;
-        }
-    }
-}
-
 void cache_unlink_key(const char *key, size_t nkey)
 {
     (void)cache_delete(key, nkey);
@@ -906,6 +779,10 @@ void cache_unlink_key(const char *key, size_t nkey)
 void cache_flush(int64_t delay)
 {
     rel_time_t now = clock_now();
+
+    /* Flushed items are reclaimable: stores that found memory full try
+     * again (starve_known). */
+    __atomic_add_fetch(&flush_count, 1, __ATOMIC_RELEASE);
 
     rel_time_t oldest = delay > 0 ? clock_expiry(delay) : now;
 

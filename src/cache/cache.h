@@ -75,11 +75,22 @@ struct cache_stats {
     uint64_t get_expired;
     uint64_t get_flushed;
     uint64_t crawler_reclaimed;
+    /* Not memcached's: stores that found memory full and nothing to evict
+     * (see cache_alloc). */
+    uint64_t alloc_fast_fails;    /* refused at once: still nothing */
+    uint64_t reclaim_waits;       /* waited for every pending grace
+                                   * period (rcu_barrier) */
     uint64_t hash_bytes;          /* filled by cache_stats_sum */
     uint64_t hash_power;
 };
 
 int cache_setup(const struct cache_options *opts);
+/* Frees the slabs' page map and the table's state. Call it last, from a
+ * thread that is not registered (cache_thread_init), once every thread
+ * that called into the cache (workers, crawler) has been joined, so that
+ * each has run cache_thread_fini: nothing may retire or put an item after
+ * this begins. It waits for every retired item handed to call_rcu
+ * (rcu_barrier) before anything is freed. */
 void cache_teardown(void);
 
 void cache_thread_init(void);
@@ -108,8 +119,19 @@ struct cache_key {
  */
 void cache_prefetch(const struct cache_key *keys, size_t n);
 
-/* Allocates an item for a store, evicting if needed. CACHE_TOO_LARGE if it
- * exceeds -I, CACHE_NO_MEMORY if full. */
+/*
+ * Allocates an item for a store, evicting if needed. CACHE_TOO_LARGE if it
+ * exceeds -I, CACHE_NO_MEMORY if full.
+ *
+ * A store that finds its class full and nothing it may evict (-M, or every
+ * item held by a reader) remembers that for the class, and later stores
+ * fail at once without scanning or waiting, until a chunk of the class is
+ * freed, flush_all runs, the server clock moves on (items may have
+ * expired) or, with eviction on, CACHE_STARVE_RETRY_MS have passed (holders
+ * may have let go). Only one thread at a time waits for pending grace
+ * periods (rcu_barrier) on this path; the others fail.
+ */
+#define CACHE_STARVE_RETRY_MS 20
 enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
                               rel_time_t exptime, size_t nbytes,
                               struct item **out);

@@ -2,11 +2,17 @@
  * evict: CLOCK hands over slab pages (see evict.h).
  *
  * Note that the hand reads chunks it does not own: a chunk may be free, being
- * filled, linked, or just unlinked. Only ITEM_LINKED (read with acquire)
- * decides whether it is a candidate, and the RCU read section held over the
- * check and the table_del keeps a concurrently unlinked item's memory from
- * being reused under us. table_del fails if another thread unlinked it
- * first, so a victim is retired exactly once.
+ * filled, about to be inserted, linked, or just unlinked. ITEM_LINKED (read
+ * with acquire) makes a chunk a candidate; it is set just before an item is
+ * inserted and cleared by whoever removes it, never set again after that
+ * (cache.c: prepare_link). Before unlinking, take() looks the item up: only
+ * an item the table holds during our RCU read section is unlinked, because
+ * only for such an item does the read section keep its memory from being
+ * reused under us (its table reference is dropped a grace period after its
+ * removal, which must wait for us). That also skips an item whose insert
+ * has not happened yet, whose node cds_lfht_del must never see. table_del
+ * fails if another thread unlinked it first, so a victim is retired
+ * exactly once.
  */
 #include "cache/evict.h"
 
@@ -62,9 +68,14 @@ static struct item *hand_next(struct hand *h, unsigned cls)
     return NULL;
 }
 
-/* Tries to unlink it; true if this thread did. */
+/* Tries to unlink it; true if this thread did. Inside a read section. */
 static bool take(struct item *it)
 {
+    const char *key = item_key(it);
+
+    if (table_lookup(key, it->nkey, table_hash(key, it->nkey), NULL) != it) {
+        return false;             /* not (or not yet) in the table */
+    }
     if (!table_del(it)) {
         return false;
     }

@@ -154,7 +154,8 @@ struct item *item_alloc(const char *key, size_t nkey, uint32_t cflags,
     item_set_seq(it, 0);
     item_set_last_access(it, 0);
     /* Set flags last with release, so a sweeper that sees them sees a
-     * whole header; ITEM_LINKED comes only when the table has it. */
+     * whole header; ITEM_LINKED comes from cache.c just before the
+     * insert (prepare_link). */
     __atomic_store_n(&it->iflags, (uint8_t)((cflags ? ITEM_CFLAGS : 0) |
                      (chunked ? ITEM_CHUNKED : 0)), __ATOMIC_RELEASE);
     if (cflags) {

@@ -27,6 +27,7 @@ struct slab_class {
     size_t free_count;
     size_t pages;
     uint64_t allocs;
+    uint64_t frees;               /* atomic (written under lock) */
 };
 
 static struct {
@@ -190,7 +191,13 @@ void slab_free(void *chunk)
     *(void **)chunk = c->free_list;
     c->free_list = chunk;
     c->free_count++;
+    __atomic_store_n(&c->frees, c->frees + 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t slab_frees(unsigned cls)
+{
+    return __atomic_load_n(&slab.cls[cls].frees, __ATOMIC_RELAXED);
 }
 
 unsigned slab_class_of(const void *p)

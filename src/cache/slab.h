@@ -68,6 +68,11 @@ void *slab_alloc(unsigned cls);
 /* Returns a chunk to its class. */
 void slab_free(void *chunk);
 
+/* Chunks ever returned to class cls: a store that found the class full
+ * and nothing to evict knows memory came back when this moves. Any
+ * thread, no lock. */
+uint64_t slab_frees(unsigned cls);
+
 /* Class of the page that holds p (p must be a chunk from slab_alloc). */
 unsigned slab_class_of(const void *p);
 
