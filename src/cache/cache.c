@@ -206,15 +206,22 @@ void cache_retire(struct item *it, bool evicted, bool expired)
     }
 }
 
+/* Hands this thread's reference to it to the limbo: dropped after a grace
+ * period. Never inside a read-side section (cache_quiesce may run). */
+static void limbo_push(struct item *it)
+{
+    self_limbo->items[self_limbo->n++] = it;
+    if (self_limbo->n == LIMBO_CAP) {
+        cache_quiesce();
+    }
+}
+
 /* it was removed from the table by this thread: account and retire it. */
 static void unlinked(struct item *it)
 {
     __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     cache_retire(it, false, false);
-    self_limbo->items[self_limbo->n++] = it;
-    if (self_limbo->n == LIMBO_CAP) {
-        cache_quiesce();
-    }
+    limbo_push(it);
 }
 
 static void flush_promote(rel_time_t now);
@@ -250,12 +257,25 @@ static void prepare_link(struct item *it)
     __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
 }
 
-/* The insert failed: it was never reachable, so this thread may clear the
- * flag and drop the table reference prepare_link took. */
+/* The insert failed and the caller will try again with it: it was never
+ * reachable, so this thread may clear the flag and drop the table
+ * reference prepare_link took. The caller's own reference keeps the chunk
+ * from being reused meanwhile. */
 static void undo_link(struct item *it)
 {
     __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     __atomic_sub_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
+}
+
+/* The insert failed for good. A clock hand or crawler inside a read-side
+ * section may have seen the flag and still be reading the header, so the
+ * chunk must not be freed and reused before that section ends: the table
+ * reference goes through the limbo like a removed item's, rather than
+ * leaving the caller's item_put to free the chunk at once. */
+static void abandon_link(struct item *it)
+{
+    __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
+    limbo_push(it);
 }
 
 static void want_crawl(enum cache_crawl_reason why)
@@ -578,7 +598,7 @@ bool cache_swap_exact(struct item *old, struct item *fresh, uint64_t hash)
     }
     rcu_read_unlock_annotated();
     if (!ok) {
-        undo_link(fresh);
+        abandon_link(fresh);
         return false;
     }
     linked(fresh);
@@ -711,7 +731,7 @@ static enum cache_status store_whole(struct item *it,
             continue;
         }
         rcu_read_unlock_annotated();
-        undo_link(it);
+        abandon_link(it);
         return st;
     }
 }

@@ -11,6 +11,7 @@ static time_t started_unix;       /* unix time of rel time 0 */
 static time_t started_mono;       /* CLOCK_MONOTONIC seconds of rel time 0 */
 static int32_t test_offset;       /* clock_advance() total, tests only */
 static rel_time_t now_rel;        /* atomic: the current relative time */
+static time_t held_mono;          /* clock_hold(): the frozen reading, or 0 */
 
 #define CLOCK_ORIGIN_SLACK CLOCK_FIRST_SECOND
 
@@ -24,6 +25,7 @@ static time_t monotonic_seconds(void)
 
 void clock_setup(void)
 {
+    held_mono = 0;
     started_unix = time(NULL) - CLOCK_ORIGIN_SLACK;
     started_mono = monotonic_seconds() - CLOCK_ORIGIN_SLACK;
     clock_update();
@@ -31,8 +33,14 @@ void clock_setup(void)
 
 void clock_update(void)
 {
-    rel_time_t t = (rel_time_t)(monotonic_seconds() - started_mono +
-                                __atomic_load_n(&test_offset, __ATOMIC_RELAXED));
+    time_t mono = __atomic_load_n(&held_mono, __ATOMIC_RELAXED);
+    rel_time_t t;
+
+    if (mono == 0) {
+        mono = monotonic_seconds();
+    }
+    t = (rel_time_t)(mono - started_mono +
+                     __atomic_load_n(&test_offset, __ATOMIC_RELAXED));
 
     __atomic_store_n(&now_rel, t, __ATOMIC_RELAXED);
 }
@@ -63,6 +71,15 @@ rel_time_t clock_expiry(int64_t exptime)
         return (rel_time_t)(exptime - started_unix);
     }
     return (rel_time_t)(exptime + clock_now());
+}
+
+void clock_hold(void)
+{
+    /* The reading now_rel was computed from, so holding moves nothing. */
+    time_t mono = (time_t)clock_now() + started_mono -
+                  __atomic_load_n(&test_offset, __ATOMIC_RELAXED);
+
+    __atomic_store_n(&held_mono, mono, __ATOMIC_RELAXED);
 }
 
 void clock_advance(int32_t delta)

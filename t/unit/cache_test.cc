@@ -76,6 +76,7 @@ void SetupCache(const Config &c = Config())
     o.hashpower = 16;
     o.item_size_max = c.item_size_max;
     clock_setup();
+    clock_hold(); /* time moves only by Tick/clock_advance */
     ASSERT_EQ(cache_setup(&o), 0);
     cache_thread_init();
 }

@@ -115,3 +115,24 @@ TEST(Clock, UpdateIsMonotonic)
 }
 
 }  // namespace
+
+TEST(Clock, HeldClockMovesOnlyByAdvance)
+{
+    clock_hold();
+    rel_time_t held = clock_now();
+    struct timespec second = { 1, 100 * 1000 * 1000 };
+
+    /* A real second passes: a held clock does not see it. */
+    nanosleep(&second, nullptr);
+    clock_update();
+    EXPECT_EQ(clock_now(), held);
+    clock_advance(7);
+    EXPECT_EQ(clock_now(), held + 7);
+    EXPECT_EQ(clock_expiry(10), held + 17);
+
+    /* clock_setup lets go; the other tests see real time again. */
+    clock_setup();
+    nanosleep(&second, nullptr);
+    clock_update();
+    EXPECT_GE(clock_now(), (rel_time_t)CLOCK_FIRST_SECOND + 1);
+}

@@ -39,6 +39,7 @@ void SetupCache(unsigned hashpower = 16)
     o.hashpower = hashpower;
     o.item_size_max = 1024 * 1024;
     clock_setup();
+    clock_hold(); /* time moves only by Tick/clock_advance */
     ASSERT_EQ(cache_setup(&o), 0);
     cache_thread_init();
 }

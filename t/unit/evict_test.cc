@@ -41,6 +41,7 @@ void SetupCache(size_t mem_limit = 1024 * kKiB)
     o.hashpower = 12;
     o.item_size_max = 64 * kKiB;
     clock_setup();
+    clock_hold(); /* time moves only by Tick/clock_advance */
     ASSERT_EQ(cache_setup(&o), 0);
     cache_thread_init();
 }
