@@ -30,8 +30,11 @@
 #include <openssl/rand.h>
 
 #include "cluster/cluster_addr.h"
+#include "cluster/cluster_meta.h"
+#include "cluster/cluster_ring.h"
 #include "cluster/cluster_stream.h"
 #include "cluster/gossip_crypto.h"
+#include "util/hostport.h"
 #include "util/log.h"
 #include "util/tsan.h"
 
@@ -44,6 +47,7 @@ static struct {
     struct gossip_keyring *keyring;
     char name[GOSSIP_NAME_MAX + 1];
     char cluster_name[GOSSIP_CLUSTER_NAME_MAX + 1];
+    uint8_t meta[GOSSIP_META_MAX];    /* ours: cluster_meta */
     struct event_base *base;
     int udp_fd, tcp_fd, wake_fd;
     struct event *udp_ev, *timer_ev, *wake_ev, *refresh_ev;
@@ -87,7 +91,31 @@ static void free_view(struct rcu_head *h)
 
     TSAN_ACQUIRE(v);                 /* handed over by call_rcu's queue */
     TSAN_ACQUIRE(&tsan_grace_token); /* a grace period has passed */
+    cluster_ring_detach(v);
     free(v);
+}
+
+/* The host string clients use for m: what it advertises, or else its
+ * address as text (a member of an older version sends no metadata). */
+static void member_host(const struct gossip_member *m,
+                        struct cluster_member *out)
+{
+    struct cluster_meta meta;
+    char addr[64];
+    int port = 0;
+
+    out->port = m->client_addr.port;
+    if (m->meta_len > 0 &&
+        cluster_meta_decode(m->meta, m->meta_len, &meta) == 0 &&
+        meta.host[0] != '\0') {
+        memcpy(out->host, meta.host, sizeof(out->host));
+        return;
+    }
+    cluster_addr_format(&m->client_addr, addr, sizeof(addr));
+    if (hostport_split(addr, strlen(addr), out->host, sizeof(out->host),
+                       &port) != 0) {
+        out->host[0] = '\0';
+    }
 }
 
 static void publish(void)
@@ -113,6 +141,12 @@ static void publish(void)
         out->incarnation = m->incarnation;
         out->weight = m->weight;
         out->changed_ns = m->state_change_ns;
+        out->self = strcmp(m->name, cl.name) == 0;
+        member_host(m, out);
+    }
+    if (cluster_ring_attach(v, current != NULL ? current->ring : NULL) != 0) {
+        free(v);
+        return;                   /* keep the old view; retried later */
     }
     TSAN_RELEASE(v);
     old = rcu_xchg_pointer(&current, v);
@@ -326,6 +360,26 @@ static void apply_timing(const struct cluster_options *o)
     }
 }
 
+/* Our metadata: the host string of --advertise (or -l) verbatim, which
+ * the ring hashes as libmemcached hashes a configured host. */
+static int advertise_meta(const char *adv, int client_port)
+{
+    struct cluster_meta meta;
+    int port = client_port;
+
+    memset(&meta, 0, sizeof(meta));
+    if (hostport_split(adv, strlen(adv), meta.host, sizeof(meta.host),
+                       &port) != 0 ||
+        !cluster_meta_host_valid(meta.host, strlen(meta.host))) {
+        fprintf(stderr, "--advertise: the host must be 1 to %d printable "
+                "characters\n", CLUSTER_HOST_MAX);
+        return -1;
+    }
+    cl.cfg.meta = cl.meta;
+    cl.cfg.meta_len = cluster_meta_encode(&meta, cl.meta);
+    return 0;
+}
+
 /* Fills addresses and names; prints what is wrong. */
 static int configure(const struct cluster_options *o)
 {
@@ -373,7 +427,14 @@ static int configure(const struct cluster_options *o)
     }
     cl.cfg.name = cl.name;
     cl.cfg.cluster_name = cl.cluster_name;
-    cl.cfg.weight = 1;
+    if (o->weight > UINT16_MAX) {
+        fprintf(stderr, "--weight must be 1 to %u\n", (unsigned)UINT16_MAX);
+        return -1;
+    }
+    cl.cfg.weight = (uint16_t)(o->weight ? o->weight : 1);
+    if (advertise_meta(adv, o->client_port) != 0) {
+        return -1;
+    }
     if (o->key_file != NULL && load_keys(o->key_file) != 0) {
         return -1;
     }

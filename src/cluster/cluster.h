@@ -6,7 +6,7 @@
  * 4-byte length, cluster_stream.h), and the core's timer. Whenever the view changes, and
  * once a second for the counters, it publishes an immutable snapshot by
  * RCU; worker threads read it with no lock (`cluster members`,
- * `stats cluster`, and later the ring).
+ * `stats cluster`, the ring: cluster_owner).
  *
  * Off unless asked: without --gossip-port or --join no socket is opened.
  */
@@ -19,6 +19,7 @@
 
 #include <urcu.h>
 
+#include "cluster/cluster_meta.h"
 #include "cluster/gossip.h"
 
 #ifdef __cplusplus
@@ -46,6 +47,7 @@ struct cluster_options {
     unsigned indirect_checks;
     unsigned gossip_nodes;
     unsigned max_members;         /* --cluster-max-members; 0: default */
+    unsigned weight;              /* --weight; 0: 1 */
 };
 
 /* Starts the gossip thread. Prints a message and returns -1 on a bad
@@ -59,23 +61,42 @@ bool cluster_enabled(void);
 /* One member as readers see it. */
 struct cluster_member {
     char name[GOSSIP_NAME_MAX + 1];
-    char client_addr[64];         /* host:port */
+    char client_addr[64];         /* host:port, the resolved address */
+    char host[CLUSTER_HOST_MAX + 1];  /* as clients configure it (hashed) */
+    uint16_t port;                /* client port */
+    bool self;
     enum gossip_state state;
     uint32_t incarnation;
     uint16_t weight;
+    uint32_t ring_points;         /* 0 when not on the ring */
     uint64_t changed_ns;          /* CLOCK_MONOTONIC of the last change */
 };
+
+struct cluster_ring;              /* cluster_ring.h: shared between views */
 
 struct cluster_view {
     struct rcu_head rcu;
     uint64_t taken_ns;            /* CLOCK_MONOTONIC when built */
     struct gossip_stats stats;
+    struct cluster_ring *ring;    /* alive and suspect members; may be NULL */
+    size_t ring_n;                /* members on the ring */
+    uint32_t *ring_member;        /* ring server index -> members[] index */
     size_t n;
     struct cluster_member members[];
 };
 
 /* The current view; call inside rcu_read_lock(). NULL when disabled. */
 const struct cluster_view *cluster_view(void);
+
+/* Inside rcu_read_lock(), with a view from cluster_view(): the member
+ * owning key on v's ring, NULL when the ring is empty. */
+const struct cluster_member *cluster_owner(const struct cluster_view *v,
+                                           const void *key, size_t nkey);
+/* The first `want` distinct owners clockwise, owner first; returns how
+ * many (fewer when fewer members are on the ring). */
+size_t cluster_owners(const struct cluster_view *v, const void *key,
+                      size_t nkey, size_t want,
+                      const struct cluster_member **out);
 
 uint64_t cluster_now_ns(void);
 

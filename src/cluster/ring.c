@@ -243,3 +243,25 @@ size_t ring_owners(const struct ring *r, const void *key, size_t nkey,
     }
     return found;
 }
+
+/* ---- client configuration ------------------------------------------- */
+
+size_t ring_libmemcached_config(const struct ring_server *servers, size_t n,
+                                char *out, size_t cap)
+{
+    size_t len = 0, i;
+    int w;
+
+    w = snprintf(out, cap, "--DISTRIBUTION=consistent --HASH=MD5");
+    len += (size_t)w;
+    for (i = 0; i < n; i++) {
+        const struct ring_server *s = &servers[i];
+
+        w = snprintf(len < cap ? out + len : NULL, len < cap ? cap - len : 0,
+                     " --SERVER=%.*s:%u/?%llu", (int)s->host_len, s->host,
+                     (unsigned)s->port,
+                     (unsigned long long)s->weight * 2);
+        len += (size_t)w;
+    }
+    return len;
+}

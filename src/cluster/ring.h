@@ -67,6 +67,16 @@ size_t ring_owner_of_hash(const struct ring *r, uint32_t hash);
 size_t ring_owners(const struct ring *r, const void *key, size_t nkey,
                    size_t want, size_t *out);
 
+/* The libmemcached configuration string (memcached(3)) for the same
+ * servers in the same order. Its grammar cannot select weighted ketama,
+ * but libmemcached switches to it when a server with a weight above 1 is
+ * added under consistent distribution, so the string sets the
+ * distribution first and gives every weight doubled: each server's share
+ * w/W is the same number, hence the same float, hence the same points.
+ * Returns the length it needs (like snprintf); out holds what fits. */
+size_t ring_libmemcached_config(const struct ring_server *servers, size_t n,
+                                char *out, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

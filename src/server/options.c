@@ -107,6 +107,10 @@ static void usage(void)
            "--advertise=<host:port>   address clients reach this node at "
            "(default: -l's\n"
            "                          first address and -p)\n"
+           "                          (clients must configure this host "
+           "string: it is hashed)\n"
+           "--weight=<n>              this node's share of the ring, 1 to "
+           "65535 (1)\n"
            "--cluster-name=<name>     nodes of other clusters are ignored\n"
            "--cluster-key-file=<file> AES-256 keys, 64 hex digits a line, "
            "first primary:\n"
@@ -220,7 +224,7 @@ enum {                            /* long options without a letter */
     /* numeric from here on */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
-    OPT_RETENTION, OPT_MAX_MEMBERS,
+    OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT,
 };
 
 static const struct option long_opts[] = {
@@ -266,6 +270,7 @@ static const struct option long_opts[] = {
     { "gossip-suspicion-mult", required_argument, NULL, OPT_SUSPICION },
     { "gossip-dead-retention", required_argument, NULL, OPT_RETENTION },
     { "cluster-max-members", required_argument, NULL, OPT_MAX_MEMBERS },
+    { "weight", required_argument, NULL, OPT_WEIGHT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -289,6 +294,10 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
                 (unsigned)GOSSIP_MAX_MEMBERS_LIMIT);
         return OPTIONS_EXIT_USAGE;
     }
+    if (c == OPT_WEIGHT && n > UINT16_MAX) {
+        fprintf(stderr, "--weight must be 1 to %u\n", (unsigned)UINT16_MAX);
+        return OPTIONS_EXIT_USAGE;
+    }
     switch (c) {
     case OPT_JOIN: o->join = arg; s->cluster = true; break;
     case OPT_GOSSIP_PORT: o->gossip_port = (int)n; s->cluster = true; break;
@@ -304,6 +313,7 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_PUSH_PULL: o->push_pull_interval_ms = n; break;
     case OPT_SUSPICION: o->suspicion_mult = n; break;
     case OPT_MAX_MEMBERS: o->max_members = n; break;
+    case OPT_WEIGHT: o->weight = n; break;
     default: o->dead_retention_ms = n; break;
     }
     return -1;

@@ -376,3 +376,38 @@ TEST(Ring, BalanceAt160Points)
         EXPECT_LT(max / mean, 1.3) << n;
     }
 }
+
+TEST(Ring, LibmemcachedConfigStringRoutesEveryKeyToTheSameOwner)
+{
+    std::vector<std::string> keys = MakeKeys(kKeys, 15);
+    std::mt19937 rng(16);
+
+    for (size_t n : { 2, 3, 25, 47, 100 }) {
+        for (uint32_t max_weight : { 1u, 10u }) {
+            /* The config grammar takes IP addresses and dotted names. */
+            Pool p = MakePool(n, n % 2 == 1, &rng, max_weight);
+            std::vector<ring_server> s = p.Servers();
+            size_t need = ring_libmemcached_config(s.data(), n, nullptr, 0);
+            std::string cfg(need + 1, '\0');
+            ASSERT_EQ(ring_libmemcached_config(s.data(), n, &cfg[0],
+                                               cfg.size()), need);
+            cfg.resize(need);
+            char err[256];
+            ASSERT_EQ(libmemcached_check_configuration(cfg.data(), cfg.size(),
+                                                       err, sizeof(err)),
+                      MEMCACHED_SUCCESS) << err << "\n" << cfg;
+            memcached_st *memc = memcached(cfg.data(), cfg.size());
+            ASSERT_NE(memc, nullptr);
+            ASSERT_EQ(memcached_server_count(memc), n);
+            RingPtr ring(p);
+            size_t diffs = 0;
+            for (const std::string &k : keys) {
+                diffs += memcached_generate_hash(memc, k.data(), k.size()) !=
+                         ring_owner(ring.r, k.data(), k.size());
+            }
+            memcached_free(memc);
+            EXPECT_EQ(diffs, 0u) << "pool of " << n << " weights up to "
+                                 << max_weight << ": " << cfg.substr(0, 200);
+        }
+    }
+}
