@@ -316,6 +316,11 @@ void text_parse(char *line, const struct text_options *o,
              * after it (dispatch answers an unknown one). */
             r->cmd = TEXT_CLUSTER;
             r->stats_group = r->ntokens > 2 ? r->tokens[1].value : NULL;
+            r->stats_arg = r->ntokens > 3 ? r->tokens[2].value : NULL;
+            if (r->stats_arg != NULL) {
+                r->key = r->tokens[2].value;
+                r->nkey = r->tokens[2].length;
+            }
         } else {
             fail(r, "ERROR");
         }

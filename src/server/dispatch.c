@@ -10,11 +10,13 @@
 #include "server/dispatch.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cache/cache.h"
 #include "cluster/cluster.h"
+#include "cluster/cluster_ring.h"
 #include "proto/meta.h"
 #include "proto/text.h"
 #include "server/dispatch_meta.h"
@@ -299,22 +301,11 @@ static void do_touch(struct conn *c, struct text_request *r)
 }
 
 /* `cluster members`: one line per member, from the RCU-published view. */
-static void do_cluster(struct conn *c, struct text_request *r)
+static void cluster_members(struct conn *c, const struct cluster_view *v)
 {
-    const struct cluster_view *v;
     uint64_t now = cluster_now_ns();
     size_t i;
 
-    if (r->stats_group == NULL || strcmp(r->stats_group, "members") != 0) {
-        conn_out_line(c, "CLIENT_ERROR usage: cluster members");
-        return;
-    }
-    if (!cluster_enabled()) {
-        conn_out_line(c, "SERVER_ERROR cluster not enabled");
-        return;
-    }
-    rcu_read_lock();
-    v = cluster_view();
     for (i = 0; v != NULL && i < v->n; i++) {
         const struct cluster_member *m = &v->members[i];
         char line[GOSSIP_NAME_MAX + 160];
@@ -326,6 +317,93 @@ static void do_cluster(struct conn *c, struct text_request *r)
                  (unsigned long long)(age / 1000000000u),
                  (unsigned long long)(age / 1000000u % 1000));
         conn_out_line(c, line);
+    }
+}
+
+/* `cluster ring`: the members on the ring in ring order (the order a
+ * client must list them in), then the libmemcached configuration string
+ * that builds the same ring. */
+static void cluster_ring(struct conn *c, const struct cluster_view *v)
+{
+    const struct cluster_ring *r = v != NULL ? v->ring : NULL;
+    struct ring_server *servers;
+    size_t i, n = r != NULL ? r->n : 0, need;
+    char *config;
+
+    servers = calloc(n ? n : 1, sizeof(*servers));
+    if (servers == NULL) {
+        conn_out_line(c, "SERVER_ERROR out of memory");
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        const struct cluster_ring_input *in = &r->inputs[i];
+        const struct cluster_member *m = &v->members[v->ring_member[i]];
+        char line[CLUSTER_HOST_MAX + GOSSIP_NAME_MAX + 80];
+
+        snprintf(line, sizeof(line), "RING %s:%u %s %u %u %s", in->host,
+                 (unsigned)in->port, m->name, (unsigned)in->weight,
+                 (unsigned)r->ring->server_points[i],
+                 gossip_state_name(m->state));
+        conn_out_line(c, line);
+        servers[i].host = in->host;
+        servers[i].host_len = strlen(in->host);
+        servers[i].port = in->port;
+        servers[i].weight = in->weight;
+    }
+    need = ring_libmemcached_config(servers, n, NULL, 0);
+    config = malloc(need + 8);
+    if (config != NULL) {
+        memcpy(config, "CONFIG ", 7);
+        ring_libmemcached_config(servers, n, config + 7, need + 1);
+        conn_out_line(c, config);
+        free(config);
+    }
+    free(servers);
+}
+
+/* `cluster owner <key>`: the member that owns key on this node's ring. */
+static void cluster_owner_of(struct conn *c, const struct cluster_view *v,
+                             const struct text_request *r)
+{
+    const struct cluster_member *m = cluster_owner(v, r->key, r->nkey);
+    char line[CLUSTER_HOST_MAX + GOSSIP_NAME_MAX + 40];
+
+    if (m != NULL) {
+        snprintf(line, sizeof(line), "OWNER %s:%u %s%s", m->host,
+                 (unsigned)m->port, m->name, m->self ? " self" : "");
+        conn_out_line(c, line);
+    }
+}
+
+static void do_cluster(struct conn *c, struct text_request *r)
+{
+    const char *sub = r->stats_group;
+    const struct cluster_view *v;
+
+    if (sub == NULL ||
+        (strcmp(sub, "members") != 0 && strcmp(sub, "ring") != 0 &&
+         strcmp(sub, "owner") != 0) ||
+        (strcmp(sub, "owner") == 0) != (r->stats_arg != NULL)) {
+        conn_out_line(c, "CLIENT_ERROR usage: cluster members | cluster "
+                      "ring | cluster owner <key>");
+        return;
+    }
+    if (strcmp(sub, "owner") == 0 && r->nkey > KEY_MAX_LENGTH) {
+        conn_out_line(c, "CLIENT_ERROR bad command line format");
+        return;
+    }
+    if (!cluster_enabled()) {
+        conn_out_line(c, "SERVER_ERROR cluster not enabled");
+        return;
+    }
+    rcu_read_lock();
+    v = cluster_view();
+    if (strcmp(sub, "members") == 0) {
+        cluster_members(c, v);
+    } else if (strcmp(sub, "ring") == 0) {
+        cluster_ring(c, v);
+    } else {
+        cluster_owner_of(c, v, r);
     }
     rcu_read_unlock_annotated();
     conn_out_line(c, "END");

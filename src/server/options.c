@@ -274,6 +274,18 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 },
 };
 
+static const char *long_name(int val)
+{
+    const struct option *o;
+
+    for (o = long_opts; o->name != NULL; o++) {
+        if (o->val == val) {
+            return o->name;
+        }
+    }
+    return "?";
+}
+
 /* The cluster options (long only). Numbers are milliseconds or counts,
  * all positive. */
 static int parse_cluster_option(int c, const char *arg, struct settings *s)
@@ -284,7 +296,8 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     if (c >= OPT_PROBE_INTERVAL || c == OPT_GOSSIP_PORT) {
         if (!num_parse_u32(arg, &n) || n == 0 ||
             (c == OPT_GOSSIP_PORT && n > 65535)) {
-            fprintf(stderr, "Invalid value for a cluster option: %s\n", arg);
+            fprintf(stderr, "Invalid value for --%s: %s\n",
+                    long_name(c), arg);
             return OPTIONS_EXIT_USAGE;
         }
     }
