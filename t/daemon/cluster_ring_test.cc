@@ -4,6 +4,7 @@
 // `cluster owner` names; a suspect member stays on the ring and a dead one
 // leaves it, its keys going to the next owner; bad options are refused.
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -210,6 +211,33 @@ TEST_F(ClusterRing, LibmemcachedFromTheConfigLineAgreesWithClusterOwnerOnEveryNo
   std::string heavy = "127.0.0.1:" + std::to_string(node(3)->port());
   std::string light = "127.0.0.1:" + std::to_string(node(0)->port());
   EXPECT_GT(per_node[heavy], per_node[light] * 3 / 2);
+}
+
+// contrib/ringcached-clients, as a user runs it: its libmemcached line
+// builds a client that agrees with `cluster owner`, and its host lists
+// name every member.
+TEST_F(ClusterRing, ClientConfigToolPrintsWhatLibmemcachedRoutesBy) {
+  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  const char* srcdir = getenv("srcdir");  // set by automake's test driver
+  std::string tool = std::string(srcdir ? srcdir : "..") + "/contrib/ringcached-clients";
+  auto r = rc_dt::run_program({"/bin/bash", tool, "127.0.0.1:" + std::to_string(node(4)->port())});
+  ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  std::string config;
+  size_t at = r.out.find("\nlibmemcached: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  at += 15;
+  config = r.out.substr(at, r.out.find('\n', at) - at);
+  std::vector<std::string> keys = Keys(2000);
+  EXPECT_EQ(LibmemcachedOwners(config, keys), Owners(node(0)->port(), keys));
+  for (int i = 0; i < kNodes; i++) {
+    std::string hp = "'127.0.0.1:" + std::to_string(node(i)->port()) + "'";
+    EXPECT_NE(r.out.find("pymemcache: ["), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(hp), std::string::npos) << hp << "\n" << r.out;
+  }
+  // A node that is not there: a clear error and a failing exit.
+  auto bad = rc_dt::run_program({"/bin/bash", tool, "127.0.0.1:1"});
+  EXPECT_EQ(bad.exit_code(), 1) << bad.describe();
+  EXPECT_NE(bad.err.find("cannot connect to 127.0.0.1:1"), std::string::npos) << bad.err;
 }
 
 TEST_F(ClusterRing, OwnerNamesItselfAndCommandsAreChecked) {
