@@ -3,7 +3,7 @@
  * signals, the main thread's loop (listener and the one-second clock), and
  * teardown on SIGTERM/SIGINT.
  *
- *   clock -> cache (slab, table, evict) -> crawler -> conn/dispatch/stats
+ *   clock -> cache (slab, table, evict) -> crawler -> conn, the executors, stats
  *   -> workers -> listener -> loop ... signal -> reverse order
  */
 #include "config.h"
@@ -27,8 +27,8 @@
 #include "net/listener.h"
 #include "net/worker.h"
 #include "server/auth.h"
-#include "server/binary.h"
-#include "server/dispatch.h"
+#include "server/exec_binary.h"
+#include "server/exec_text.h"
 #include "server/options.h"
 #include "server/protocol.h"
 #include "server/settings.h"
@@ -181,7 +181,7 @@ static int start_cluster(struct settings *s)
 
 int main(int argc, char **argv)
 {
-    static struct settings s;     /* read by stats and dispatch */
+    static struct settings s;     /* read by stats and the executors */
     struct conn_options cno;
     struct worker_options wo;
     struct listener_options lo;
@@ -243,8 +243,8 @@ int main(int argc, char **argv)
     cno.idle_timeout = s.idle_timeout;
     cno.out_limit = CONN_OUT_LIMIT_DEFAULT;
     conn_setup(&cno);
-    dispatch_setup(&s);
-    binary_setup(&s);
+    exec_text_setup(&s);
+    exec_binary_setup(&s);
     stats_setup(&s);
     conn_set_handler(protocol_handler(&s));
 

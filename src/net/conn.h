@@ -70,7 +70,7 @@ struct conn_pending {
     /* Per protocol: one connection speaks one at a time. */
     union {
         struct bin_header bin;    /* binary: the request being served */
-        /* Opaque to net/: server/dispatch_meta.c's state for an `ms`
+        /* Opaque to net/: server/exec_meta.c's state for an `ms`
          * value (struct meta_pending; it checks the size at compile
          * time). */
         uint64_t meta[8];

@@ -5,7 +5,7 @@
  * the header gives. bin_decode_header() reads a header; bin_check() decides,
  * as memcached 1.6 does, whether a request's lengths suit its opcode and
  * what to do when they do not; bin_encode_header() writes a response
- * header. The server layer (server/binary.c) executes requests. Memcached
+ * header. The server layer (server/exec_binary.c) executes requests. Memcached
  * deprecated this protocol in 1.6 but still serves it, and so do we,
  * byte for byte.
  */

@@ -313,7 +313,7 @@ void text_parse(char *line, const struct text_options *o,
             parse_store(r, TEXT_CAS);
         } else if (is(r, "cluster")) {
             /* Admin commands of the cluster; the subcommand is the word
-             * after it (dispatch answers an unknown one). */
+             * after it (exec_text.c answers an unknown one). */
             r->cmd = TEXT_CLUSTER;
             r->stats_group = r->ntokens > 2 ? r->tokens[1].value : NULL;
             r->stats_arg = r->ntokens > 3 ? r->tokens[2].value : NULL;

@@ -19,7 +19,7 @@
 #include <sasl/sasl.h>
 
 #include "proto/text.h"
-#include "server/binary.h"
+#include "server/exec_binary.h"
 #include "util/numparse.h"
 
 #define AUTHFILE_MAX_ENTRIES 8    /* memcached's limit */
@@ -293,14 +293,14 @@ void auth_sasl_request(struct conn *c, const struct bin_header *h,
     if (h->opcode == BIN_SASL_LIST_MECHS) {
         if (sc == NULL || sasl_listmech(sc, NULL, "", " ", "", &out, &outlen,
                                         NULL) != SASL_OK) {
-            binary_error(c, h, BIN_AUTH_ERROR);
+            exec_binary_error(c, h, BIN_AUTH_ERROR);
             return;
         }
-        binary_reply(c, h, BIN_SUCCESS, out, outlen);
+        exec_binary_reply(c, h, BIN_SUCCESS, out, outlen);
         return;
     }
     if (h->keylen > SASL_MECH_MAX) {
-        binary_error(c, h, BIN_EINVAL);
+        exec_binary_error(c, h, BIN_EINVAL);
         return;
     }
     memcpy(mech, key, h->keylen);
@@ -315,12 +315,12 @@ void auth_sasl_request(struct conn *c, const struct bin_header *h,
     if (rc == SASL_OK) {
         a->authenticated = true;
         count(false);
-        binary_reply(c, h, BIN_SUCCESS, "Authenticated", 13);
+        exec_binary_reply(c, h, BIN_SUCCESS, "Authenticated", 13);
     } else if (rc == SASL_CONTINUE) {
-        binary_reply(c, h, BIN_AUTH_CONTINUE, out, outlen);
+        exec_binary_reply(c, h, BIN_AUTH_CONTINUE, out, outlen);
     } else {
         count(true);
-        binary_error(c, h, BIN_AUTH_ERROR);
+        exec_binary_error(c, h, BIN_AUTH_ERROR);
     }
 }
 

@@ -7,15 +7,15 @@
 
 #include "proto/binary.h"
 #include "server/auth.h"
-#include "server/binary.h"
-#include "server/dispatch.h"
+#include "server/exec_binary.h"
+#include "server/exec_text.h"
 
 static const struct conn_handler *text_start;   /* text, maybe behind -Y */
 
 static size_t negotiate_input(struct conn *c, char *buf, size_t len)
 {
     const struct conn_handler *h = (unsigned char)buf[0] == BIN_REQ_MAGIC
-                                   ? binary_handler_get() : text_start;
+                                   ? exec_binary_handler() : text_start;
 
     conn_set_protocol(c, h);
     return h->on_input(c, buf, len);
@@ -35,11 +35,11 @@ static const struct conn_handler negotiate = {
 const struct conn_handler *protocol_handler(const struct settings *s)
 {
     const struct conn_handler *ascii_auth =
-        auth_ascii_handler(dispatch_text_handler());
+        auth_ascii_handler(exec_text_handler());
 
-    text_start = ascii_auth != NULL ? ascii_auth : dispatch_text_handler();
+    text_start = ascii_auth != NULL ? ascii_auth : exec_text_handler();
     if (strcmp(s->protocol, "binary") == 0) {
-        return binary_handler_get();
+        return exec_binary_handler();
     }
     if (strcmp(s->protocol, "ascii") == 0) {
         return text_start;

@@ -16,8 +16,8 @@
 extern "C" {
 #endif
 
-/* The handler new connections start with; call after dispatch_setup(),
- * binary_setup() and auth_setup(). */
+/* The handler new connections start with; call after exec_text_setup(),
+ * exec_binary_setup() and auth_setup(). */
 const struct conn_handler *protocol_handler(const struct settings *s);
 
 #ifdef __cplusplus

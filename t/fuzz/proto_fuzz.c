@@ -30,8 +30,8 @@
 #include "net/conn.h"
 #include "net/outq.h"
 #include "server/auth.h"
-#include "server/binary.h"
-#include "server/dispatch.h"
+#include "server/exec_binary.h"
+#include "server/exec_text.h"
 #include "server/protocol.h"
 #include "server/settings.h"
 #include "server/stats.h"
@@ -358,13 +358,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log_level = 0;                /* `verbosity 2` would log every line */
     {
         const struct settings *s = &cfg[(data[0] >> 2) & 1];
-        const struct conn_handler *text = dispatch_text_handler();
+        const struct conn_handler *text = exec_text_handler();
 
-        dispatch_setup(s);
-        binary_setup(s);
+        exec_text_setup(s);
+        exec_binary_setup(s);
         switch (data[0] & 3) {
         case 0: conn_set_handler(protocol_handler(s)); break;
-        case 1: conn_set_handler(binary_handler_get()); break;
+        case 1: conn_set_handler(exec_binary_handler()); break;
         case 2: conn_set_handler(text); break;
         default: conn_set_handler(auth_ascii_handler(text)); break;
         }

@@ -1,5 +1,5 @@
 /*
- * dispatch_meta: meta command execution (see dispatch_meta.h).
+ * exec_meta: meta command execution (see exec_meta.h).
  *
  * memcached composes a meta reply by walking the request's flag tokens in
  * order, and some flags act while it walks (mg T changes the TTL, so a `t`
@@ -21,7 +21,7 @@
  * for a counter created by N), me cmd_meta.
  */
 #include "config.h"
-#include "server/dispatch_meta.h"
+#include "server/exec_meta.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -362,12 +362,12 @@ static void do_set(struct conn *c, const struct meta_request *r)
     conn_read_value(c, it, 2);
 }
 
-bool meta_owns_value(struct conn *c)
+bool exec_meta_owns_value(struct conn *c)
 {
     return pending(c)->active;
 }
 
-void meta_on_value(struct conn *c, struct item *it, bool valid)
+void exec_meta_on_value(struct conn *c, struct item *it, bool valid)
 {
     struct meta_pending *mp = pending(c);
     enum cache_store_mode mode = (enum cache_store_mode)mp->mode;
@@ -628,7 +628,7 @@ static void do_debug(struct conn *c, const struct meta_request *r)
     out(c, buf, p);
 }
 
-void meta_execute(struct conn *c, char *line, size_t len)
+void exec_meta_run(struct conn *c, char *line, size_t len)
 {
     struct meta_request r;
 

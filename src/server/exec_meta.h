@@ -1,13 +1,13 @@
 /*
- * dispatch_meta: executes memcached's meta commands (mg ms md ma mn me)
- * parsed by proto/meta.c, on behalf of the text handler in dispatch.c.
+ * exec_meta: executes memcached's meta commands (mg ms md ma mn me)
+ * parsed by proto/meta.c, on behalf of the text handler in exec_text.c.
  *
- * dispatch.c calls meta_execute() for every line meta_is_command() accepts,
- * and hands a value to meta_on_value() when meta_owns_value() says the
+ * exec_text.c calls exec_meta_run() for every line meta_is_command() accepts,
+ * and hands a value to exec_meta_on_value() when exec_meta_owns_value() says the
  * value belongs to an `ms`. Everything runs on the connection's worker.
  */
-#ifndef RC_SERVER_DISPATCH_META_H
-#define RC_SERVER_DISPATCH_META_H
+#ifndef RC_SERVER_EXEC_META_H
+#define RC_SERVER_EXEC_META_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,14 +20,14 @@ extern "C" {
 #endif
 
 /* Runs one meta request line (NUL-terminated, without \r\n). */
-void meta_execute(struct conn *c, char *line, size_t len);
+void exec_meta_run(struct conn *c, char *line, size_t len);
 
 /* Whether the value conn_read_value() is delivering was announced by ms. */
-bool meta_owns_value(struct conn *c);
+bool exec_meta_owns_value(struct conn *c);
 
 /* Completes an ms: stores it (valid: the value ended in \r\n) and replies.
  * The caller keeps and later drops its reference, as for text sets. */
-void meta_on_value(struct conn *c, struct item *it, bool valid);
+void exec_meta_on_value(struct conn *c, struct item *it, bool valid);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * dispatch: text protocol execution (see dispatch.h).
+ * exec_text: text protocol execution (see exec_text.h).
  *
  * The parser (proto/text.c) has already chosen memcached's error line for
  * any malformed request; this file maps cache statuses to reply lines and
@@ -7,7 +7,7 @@
  * set removes the key's old value, noreply silences every line but values.
  */
 #include "config.h"
-#include "server/dispatch.h"
+#include "server/exec_text.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -19,7 +19,7 @@
 #include "cluster/cluster_ring.h"
 #include "proto/meta.h"
 #include "proto/text.h"
-#include "server/dispatch_meta.h"
+#include "server/exec_meta.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -31,7 +31,7 @@
 static const struct settings *cfg;
 static struct text_options topts;
 
-void dispatch_setup(const struct settings *s)
+void exec_text_setup(const struct settings *s)
 {
     cfg = s;
     topts.flush_enabled = s->flush_enabled;
@@ -214,8 +214,8 @@ static void on_value(struct conn *c, struct item *it, bool valid)
     struct conn_pending *p = conn_pending(c);
     enum cache_status st;
 
-    if (meta_owns_value(c)) {
-        meta_on_value(c, it, valid);
+    if (exec_meta_owns_value(c)) {
+        exec_meta_on_value(c, it, valid);
         return;
     }
     STATS_INC(set_cmds);
@@ -416,7 +416,7 @@ static void on_line(struct conn *c, char *line, size_t len, size_t used)
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
     conn_mark(c);
     if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
-        meta_execute(c, line, len);
+        exec_meta_run(c, line, len);
         return;
     }
     text_parse(line, &topts, &r);
@@ -525,7 +525,7 @@ static bool next_token(const char **p, const char *end, const char **tok,
 /*
  * Look-ahead over a freshly read batch (conn_handler.on_read): the keys of
  * its gets and stores go to cache_prefetch, so the batch waits for its
- * table and item misses once instead of once per request (see binary.c).
+ * table and item misses once instead of once per request (see exec_binary.c).
  * Only the common shapes are recognised; anything else ends the
  * look-ahead, and on_input alone decides what the bytes mean.
  */
@@ -595,7 +595,7 @@ static void on_read(struct conn *c, const char *buf, size_t len)
 static const struct conn_handler text_handler = { on_input, on_value,
                                                   on_read };
 
-const struct conn_handler *dispatch_text_handler(void)
+const struct conn_handler *exec_text_handler(void)
 {
     return &text_handler;
 }

@@ -3,8 +3,8 @@
  * the conn_handler for binary connections (-B binary, or -B auto when the
  * first byte is the request magic 0x80).
  */
-#ifndef RC_SERVER_BINARY_H
-#define RC_SERVER_BINARY_H
+#ifndef RC_SERVER_EXEC_BINARY_H
+#define RC_SERVER_EXEC_BINARY_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,14 +17,14 @@
 extern "C" {
 #endif
 
-void binary_setup(const struct settings *s);
-const struct conn_handler *binary_handler_get(void);
+void exec_binary_setup(const struct settings *s);
+const struct conn_handler *exec_binary_handler(void);
 
 /* A response to request h: status, then body (n bytes, no extras/key). */
-void binary_reply(struct conn *c, const struct bin_header *h,
+void exec_binary_reply(struct conn *c, const struct bin_header *h,
                   uint16_t status, const void *body, size_t n);
 /* An error response with memcached's text for status. */
-void binary_error(struct conn *c, const struct bin_header *h,
+void exec_binary_error(struct conn *c, const struct bin_header *h,
                   uint16_t status);
 
 #ifdef __cplusplus

@@ -9,7 +9,7 @@
  * point of them), their misses are not.
  */
 #include "config.h"
-#include "server/binary.h"
+#include "server/exec_binary.h"
 
 #include <string.h>
 
@@ -25,7 +25,7 @@
 
 static const struct settings *cfg;
 
-void binary_setup(const struct settings *s)
+void exec_binary_setup(const struct settings *s)
 {
     cfg = s;
 }
@@ -70,14 +70,14 @@ static void error(struct conn *c, const struct bin_header *h,
     conn_out(c, text, n);
 }
 
-void binary_reply(struct conn *c, const struct bin_header *h,
+void exec_binary_reply(struct conn *c, const struct bin_header *h,
                   uint16_t status, const void *body, size_t n)
 {
     header(c, h, status, 0, 0, (uint32_t)n, 0);
     conn_out(c, body, n);
 }
 
-void binary_error(struct conn *c, const struct bin_header *h,
+void exec_binary_error(struct conn *c, const struct bin_header *h,
                   uint16_t status)
 {
     error(c, h, status, NULL);
@@ -524,7 +524,7 @@ static void on_read(struct conn *c, const char *buf, size_t len)
 static const struct conn_handler binary_handler = { on_input, on_value,
                                                     on_read };
 
-const struct conn_handler *binary_handler_get(void)
+const struct conn_handler *exec_binary_handler(void)
 {
     return &binary_handler;
 }
