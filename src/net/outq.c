@@ -22,6 +22,15 @@
 #define HELD_INITIAL 16
 #define OUTQ_IOV_BATCH 1024       /* iovecs per writev (IOV_MAX) */
 
+static char hole_mark;            /* an open hole's iovec base */
+
+/* A filled hole's bytes; freed once its iovec is written. */
+struct outfill {
+    struct outfill *next;
+    size_t iov;
+    char data[];
+};
+
 struct outblock {
     struct outblock *next;
     size_t used;
@@ -58,11 +67,32 @@ static void free_blocks(struct outblock *b)
     }
 }
 
+/* Frees the fills whose iovec is below `below` (all: SIZE_MAX) and moves
+ * the others' indexes down by shift. */
+static void release_fills(struct outq *q, size_t below, size_t shift)
+{
+    struct outfill **p = &q->fills;
+
+    while (*p != NULL) {
+        struct outfill *f = *p;
+
+        if (f->iov < below) {
+            *p = f->next;
+            free(f);
+        } else {
+            f->iov -= shift;
+            p = &f->next;
+        }
+    }
+}
+
 void outq_reset(struct outq *q)
 {
     struct outblock *b = q->blocks;
     size_t i;
 
+    release_fills(q, SIZE_MAX, 0);
+    q->nholes = 0;                /* their ids are never reused */
     for (i = 0; i < q->nheld; i++) {
         item_put(q->held[i]);
     }
@@ -91,6 +121,7 @@ void outq_deinit(struct outq *q)
     free(q->held);
     free(q->held_end);
     free(q->marks);
+    free(q->holes);
     memset(q, 0, sizeof(*q));
 }
 
@@ -260,10 +291,68 @@ bool outq_value(struct outq *q, struct item *it)
     return true;
 }
 
+uint64_t outq_hole(struct outq *q)
+{
+    if (!iov_room(q, 1)) {
+        return 0;
+    }
+    if (q->nholes == q->holecap) {
+        size_t cap = q->holecap ? 2 * q->holecap : 16;
+        struct outhole *grown = realloc(q->holes, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return 0;
+        }
+        q->holes = grown;
+        q->holecap = cap;
+    }
+    /* {&hole_mark, 0}: no text is ever merged into it (append_iov looks
+     * for contiguous bytes, and nothing follows hole_mark), and flush
+     * stops before it while it is open. An empty fill leaves it so. */
+    q->iov[q->niov].iov_base = &hole_mark;
+    q->iov[q->niov].iov_len = 0;
+    q->holes[q->nholes].id = ++q->next_hole_id;
+    q->holes[q->nholes].iov = q->niov++;
+    return q->holes[q->nholes++].id;
+}
+
+bool outq_fill(struct outq *q, uint64_t id, const char *s, size_t n)
+{
+    struct outfill *f;
+    size_t i;
+
+    for (i = 0; i < q->nholes && q->holes[i].id != id; i++) {
+    }
+    if (i == q->nholes) {
+        return false;
+    }
+    if (n > 0) {
+        f = malloc(sizeof(*f) + n);
+        if (f == NULL) {
+            return false;
+        }
+        memcpy(f->data, s, n);
+        f->iov = q->holes[i].iov;
+        f->next = q->fills;
+        q->fills = f;
+        q->iov[f->iov].iov_base = f->data;
+        q->iov[f->iov].iov_len = n;
+        q->queued += n;
+        if (f->iov < q->chk_niov) {
+            q->chk_queued += n;   /* a discard keeps it: it is before */
+        }
+    }
+    memmove(q->holes + i, q->holes + i + 1,
+            (q->nholes - i - 1) * sizeof(*q->holes));
+    q->nholes--;
+    return true;
+}
+
 void outq_checkpoint(struct outq *q)
 {
     q->chk_niov = q->niov;
     q->chk_lastlen = q->niov > 0 ? q->iov[q->niov - 1].iov_len : 0;
+    q->chk_lastbase = q->niov > 0 ? q->iov[q->niov - 1].iov_base : NULL;
     q->chk_nheld = q->nheld;
     q->chk_queued = q->queued;
     q->chk_block = q->last_block;
@@ -279,9 +368,28 @@ void outq_discard(struct outq *q)
     }
     q->nheld = q->chk_nheld;
     q->niov = q->chk_niov;
-    if (q->niov > 0) {
-        /* Text after the checkpoint may have been merged into it. */
+    if (q->niov > 0 && q->iov[q->niov - 1].iov_base == q->chk_lastbase) {
+        /* Text after the checkpoint may have been merged into it (not
+         * so into a hole filled since, whose base has changed). */
         q->iov[q->niov - 1].iov_len = q->chk_lastlen;
+    }
+    while (q->nholes > 0 && q->holes[q->nholes - 1].iov >= q->niov) {
+        q->nholes--;              /* dropped with what followed them */
+    }
+    {
+        /* Fills of holes made after the checkpoint. */
+        struct outfill **p = &q->fills;
+
+        while (*p != NULL) {
+            struct outfill *f = *p;
+
+            if (f->iov >= q->niov) {
+                *p = f->next;
+                free(f);
+            } else {
+                p = &f->next;
+            }
+        }
     }
     while (q->nmarks > 0 && q->marks[q->nmarks - 1] > q->niov) {
         q->nmarks--;
@@ -339,6 +447,10 @@ static void compact(struct outq *q)
     for (i = 0; i < q->nmarks; i++) {
         q->marks[i] = q->marks[i] > shift ? q->marks[i] - shift : 0;
     }
+    for (i = 0; i < q->nholes; i++) {
+        q->holes[i].iov -= shift;  /* open holes are never written */
+    }
+    release_fills(q, shift, shift);
 }
 
 int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
@@ -346,13 +458,24 @@ int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
     *written = 0;
     /* Whatever happens now, nothing queued so far may be discarded. */
     outq_checkpoint(q);
-    while (q->iov_sent < q->niov) {
-        size_t cnt = q->niov - q->iov_sent;
-        struct iovec *head = &q->iov[q->iov_sent];
-        struct iovec saved = *head;
+    for (;;) {
+        /* Nothing after an open hole leaves before it is filled. */
+        size_t limit = q->nholes > 0 ? q->holes[0].iov : q->niov;
+        size_t cnt = limit - q->iov_sent;
+        struct iovec *head, saved;
         bool progress;
         ssize_t n;
 
+        if (cnt == 0) {
+            if (q->nholes == 0) {
+                break;
+            }
+            compact(q);
+            outq_checkpoint(q);
+            return 2;
+        }
+        head = &q->iov[q->iov_sent];
+        saved = *head;
         if (cnt > OUTQ_IOV_BATCH) {
             cnt = OUTQ_IOV_BATCH;
         }
@@ -378,7 +501,7 @@ int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
         /* Zero-length entries (empty values) are consumed as they come;
          * one left at the end would make writev return 0 forever. */
         progress = n > 0;
-        while (q->iov_sent < q->niov) {
+        while (q->iov_sent < limit) {
             size_t left = q->iov[q->iov_sent].iov_len - q->head_off;
 
             if ((size_t)n >= left) {

@@ -28,6 +28,16 @@
  *    written, a flush releases their items and blocks and moves the rest
  *    down, so the work is amortised O(1) per iovec.
  *
+ * Holes: a reply that another node will send (a key routed to its owner)
+ * reserves its place with outq_hole() and is put there later with
+ * outq_fill(), while replies queued after it wait behind it: a flush
+ * writes up to the first open hole and no further, so replies leave in
+ * request order however late a peer answers. A filled hole's bytes live
+ * in a buffer of their own, freed once written. A hole after the
+ * checkpoint is dropped by outq_discard() like any other output; filling
+ * a hole that is gone (or was never made) fails, and the caller drops
+ * the late reply.
+ *
  * An outq belongs to one connection and so to one worker thread; nothing
  * here is locked.
  */
@@ -46,6 +56,12 @@ extern "C" {
 
 struct item;
 struct outblock;
+struct outfill;
+
+struct outhole {
+    uint64_t id;
+    size_t iov;                   /* its iovec: empty until filled */
+};
 
 struct outq {
     struct iovec *iov;            /* queued output, as queued */
@@ -58,8 +74,14 @@ struct outq {
     struct outblock *blocks, *last_block;
     uint64_t queued;              /* bytes queued since the last reset */
     uint64_t written;             /* ...and written */
+    /* Open holes in queue order, and the filled ones' buffers. */
+    struct outhole *holes;
+    size_t nholes, holecap;
+    uint64_t next_hole_id;
+    struct outfill *fills;
     /* Checkpoint: what outq_discard() keeps. */
     size_t chk_niov, chk_lastlen, chk_nheld;
+    const void *chk_lastbase;     /* iov[chk_niov - 1] then */
     uint64_t chk_queued;
     struct outblock *chk_block;   /* last_block then, and its fill */
     size_t chk_block_used;
@@ -96,9 +118,23 @@ void outq_checkpoint(struct outq *q);
  * checkpoints), releasing its items and output blocks. */
 void outq_discard(struct outq *q);
 
+/* Reserves the place of a reply that comes later; returns its id (never
+ * 0), or 0 if out of memory (queue unchanged). */
+uint64_t outq_hole(struct outq *q);
+/* Puts n bytes (copied) in open hole id. False if there is no such hole
+ * (discarded, reset, already filled) or out of memory; the hole stays
+ * open in the latter case. */
+bool outq_fill(struct outq *q, uint64_t id, const char *s, size_t n);
+/* Open holes. */
+static inline size_t outq_holes_open(const struct outq *q)
+{
+    return q->nholes;
+}
+
 /* Writes queued output with fn: 0 all written (the queue is reset for
- * reuse), 1 fn would block (EAGAIN), -1 error (errno from fn). *written
- * gets the bytes written by this call. */
+ * reuse), 1 fn would block (EAGAIN), 2 written up to an open hole (wait
+ * for outq_fill), -1 error (errno from fn). *written gets the bytes
+ * written by this call. */
 int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx,
                size_t *written);
 /* Drops everything queued, written or not (keeps one output block). */

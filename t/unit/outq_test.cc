@@ -403,4 +403,224 @@ TEST(Outq, EmptyValuesAtTheEndDoNotSpin)
     });
 }
 
+/*
+ * Holes (replies a peer sends later) against a model: a list of segments,
+ * each text or a hole, open or filled. Random text, values, holes, fills
+ * in any order, fills of holes that are gone, checkpoints, discards and
+ * flushes cut at random sizes; after every flush the client has exactly a
+ * prefix of the model's bytes and never a byte past the first open hole;
+ * at the end, with every hole filled, exactly all of them.
+ */
+struct HoleModel {
+    struct Seg {
+        std::string text;
+        uint64_t id = 0;          /* a hole's id, 0 for text */
+        bool open = false;
+    };
+    struct outq q;
+    FakeSocket sock;
+    std::vector<Seg> segs;
+    size_t chk = 0;               /* segs[chk..] are discardable */
+    std::vector<uint64_t> gone;   /* ids of discarded holes */
+
+    HoleModel() { EXPECT_TRUE(outq_init(&q, false)); }
+    ~HoleModel() { outq_deinit(&q); }
+
+    std::string Until(bool stop_at_open) const
+    {
+        std::string out;
+        for (const Seg &s : segs) {
+            if (s.open && stop_at_open) {
+                break;
+            }
+            out += s.text;
+        }
+        return out;
+    }
+    uint64_t Queued() const
+    {
+        uint64_t n = 0;
+        for (const Seg &s : segs) {
+            n += s.text.size();
+        }
+        return n;
+    }
+    void Copy(const std::string &t)
+    {
+        ASSERT_TRUE(outq_copy(&q, t.data(), t.size()));
+        segs.push_back(Seg{t, 0, false});
+    }
+    void Value(struct item *it, const std::string &v)
+    {
+        ASSERT_TRUE(item_ref(it));
+        ASSERT_TRUE(outq_value(&q, it));
+        segs.push_back(Seg{v, 0, false});
+    }
+    void Hole()
+    {
+        uint64_t id = outq_hole(&q);
+        ASSERT_NE(id, 0u);
+        segs.push_back(Seg{"", id, true});
+    }
+    bool Fill(size_t nth_open, const std::string &t)
+    {
+        for (Seg &s : segs) {
+            if (s.open && nth_open-- == 0) {
+                EXPECT_TRUE(outq_fill(&q, s.id, t.data(), t.size()));
+                s.text = t;
+                s.open = false;
+                return true;
+            }
+        }
+        return false;
+    }
+    size_t Open() const
+    {
+        size_t n = 0;
+        for (const Seg &s : segs) {
+            n += s.open;
+        }
+        EXPECT_EQ(n, outq_holes_open(&q));
+        return n;
+    }
+    void Checkpoint()
+    {
+        outq_checkpoint(&q);
+        chk = segs.size();
+    }
+    void Discard()
+    {
+        outq_discard(&q);
+        for (size_t i = chk; i < segs.size(); i++) {
+            if (segs[i].id != 0) {
+                gone.push_back(segs[i].id);
+            }
+        }
+        segs.resize(chk);
+    }
+    int Flush(size_t budget)
+    {
+        size_t written;
+
+        sock.budget = budget;
+        int r = outq_flush(&q, FakeWritev, &sock, &written);
+        chk = segs.size();
+        std::string ready = Until(true);
+        EXPECT_LE(sock.got.size(), ready.size());
+        EXPECT_EQ(sock.got, ready.substr(0, sock.got.size()));
+        EXPECT_EQ(outq_pending(&q), Queued() - sock.got.size());
+        if (r == 2) {
+            EXPECT_GT(Open(), 0u);
+            EXPECT_EQ(sock.got, ready);  /* everything before the hole */
+        } else if (r == 0) {
+            EXPECT_EQ(Open(), 0u);
+            EXPECT_EQ(sock.got, Until(false));
+            segs.clear();         /* the queue was reset: start afresh */
+            chk = 0;
+            sent_before += sock.got;
+            sock.got.clear();
+        }
+        return r;
+    }
+    std::string sent_before;      /* bytes of queues already drained */
+};
+
+TEST(Outq, HolesKeepRequestOrderWhateverTheFillOrder)
+{
+    isolate::run([] {
+        SetupSlab();
+        std::string big = Pattern(40000, 3), small = Pattern(300, 4);
+        struct item *vb = MakeItem("vb", big), *vs = MakeItem("vs", small);
+        ASSERT_NE(vb, nullptr);
+        ASSERT_NE(vs, nullptr);
+
+        for (unsigned seed = 1; seed <= 300; seed++) {
+            HoleModel m;
+            unsigned r = seed * 2654435761u;
+            auto next = [&r](unsigned n) {
+                r = r * 1103515245u + 12345u;
+                return (r >> 8) % n;
+            };
+            for (int step = 0; step < 120; step++) {
+                switch (next(10)) {
+                case 0:
+                case 1:
+                    m.Copy("line " + std::to_string(step) + "\r\n");
+                    break;
+                case 2:
+                    if (next(4) == 0) {
+                        m.Value(vb, big);
+                    } else {
+                        m.Value(vs, small);
+                    }
+                    break;
+                case 3:
+                case 4:
+                    m.Hole();
+                    break;
+                case 5:
+                case 6:
+                    if (m.Open() > 0) {
+                        /* Any open hole: peers answer in any order. */
+                        std::string t = next(5) == 0 ? ""
+                                      : next(3) == 0 ? Pattern(20000, step)
+                                      : "VALUE k" + std::to_string(step) +
+                                            " 0 1\r\nx\r\n";
+                        m.Fill(next((unsigned)m.Open()), t);
+                    }
+                    break;
+                case 7:
+                    if (!m.gone.empty()) {
+                        uint64_t id = m.gone[next((unsigned)m.gone.size())];
+                        EXPECT_FALSE(outq_fill(&m.q, id, "late", 4));
+                    }
+                    if (next(2) == 0) {
+                        m.Checkpoint();
+                    } else {
+                        m.Discard();
+                    }
+                    break;
+                default:
+                    m.Flush(next(3) == 0 ? 0 : next(50000));
+                    break;
+                }
+                if (HasFailure()) {
+                    return;
+                }
+            }
+            while (m.Open() > 0) {
+                m.Fill(0, "tail");
+            }
+            EXPECT_EQ(m.Flush(SIZE_MAX), 0) << "seed " << seed;
+            EXPECT_TRUE(outq_empty(&m.q));
+            if (HasFailure()) {
+                ADD_FAILURE() << "seed " << seed;
+                return;
+            }
+        }
+        EXPECT_EQ(vb->refcount, 1);
+        EXPECT_EQ(vs->refcount, 1);
+        item_put(vb);
+        item_put(vs);
+    });
+}
+
+/* The ids of a reset queue never come back: a reply for a connection's
+ * earlier life cannot land in a later hole. */
+TEST(Outq, HoleIdsAreNotReusedAfterReset)
+{
+    struct outq q;
+    ASSERT_TRUE(outq_init(&q, false));
+    uint64_t a = outq_hole(&q);
+    ASSERT_NE(a, 0u);
+    outq_reset(&q);
+    EXPECT_EQ(outq_holes_open(&q), 0u);
+    EXPECT_FALSE(outq_fill(&q, a, "x", 1));
+    uint64_t b = outq_hole(&q);
+    EXPECT_NE(b, a);
+    EXPECT_TRUE(outq_fill(&q, b, "x", 1));
+    EXPECT_FALSE(outq_fill(&q, b, "y", 1));  /* filled once only */
+    outq_deinit(&q);
+}
+
 }  // namespace
