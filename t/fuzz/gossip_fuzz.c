@@ -13,6 +13,8 @@
  *   4  a stream message into a running core (push-pull merge, TCP ping)
  *   5  member metadata (cluster_meta), which also runs on the metadata of
  *      every message that decodes in 0-2
+ *   6  a stream of replies from a peer (peer_reply), framed one after
+ *      the other as either kind until one is incomplete or garbage
  * The core is recreated every few thousand inputs, and its member table
  * is capped small (max_members), so that fuzzed ALIVE messages and
  * push-pulls also exercise the full-table refusal path. Wire version 2:
@@ -26,6 +28,7 @@
 
 #include "cluster/cluster_meta.h"
 #include "cluster/gossip.h"
+#include "cluster/peer_reply.h"
 #include "cluster/gossip_crypto.h"
 #include "cluster/gossip_wire.h"
 
@@ -47,6 +50,26 @@ static void check_meta(const uint8_t *p, size_t n)
     assert(cluster_meta_encode(&m, out) <= GOSSIP_META_MAX);
     assert(cluster_meta_decode(out, cluster_meta_encode(&m, out), &again) == 0);
     assert(strcmp(again.host, m.host) == 0);
+}
+
+static void check_replies(const uint8_t *p, size_t n)
+{
+    size_t off = 0, i = 0;
+
+    while (off < n) {
+        struct peer_reply r;
+        /* The kinds alternate by the input's own bytes. */
+        enum peer_reply_kind k = (p[i++ % n] & 1) ? PEER_REPLY_GET
+                                                  : PEER_REPLY_LINE;
+
+        if (peer_reply_frame(k, (const char *)p + off, n - off, &r) !=
+            PEER_REPLY_DONE) {
+            break;
+        }
+        assert(r.len > 0 && r.len <= n - off);
+        assert(r.relay_len <= r.len);
+        off += r.len;
+    }
 }
 
 static void check_msg(const uint8_t *p, size_t n)
@@ -192,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) {
         return 0;
     }
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
         check_body(data + 1, size - 1);
         break;
@@ -213,6 +236,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 5:
         check_meta(data + 1, size - 1);
+        break;
+    case 6:
+        check_replies(data + 1, size - 1);
         break;
     }
     return 0;
