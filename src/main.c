@@ -23,6 +23,8 @@
 #include "cache/cache.h"
 #include "cache/crawler.h"
 #include "cluster/cluster.h"
+#include "cluster/peer.h"
+#include "cluster/router.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
@@ -137,6 +139,14 @@ static void write_pidfile(const char *path)
     }
 }
 
+/* Last thing each worker thread does: its connections to peers close
+ * (failing what waits on them), then its stats and cache state go. */
+static void worker_thread_fini(void)
+{
+    peer_thread_fini();
+    stats_thread_fini();
+}
+
 static int setup_cache(const struct settings *s)
 {
     struct cache_options co;
@@ -244,13 +254,19 @@ int main(int argc, char **argv)
     cno.out_limit = CONN_OUT_LIMIT_DEFAULT;
     conn_setup(&cno);
     exec_text_setup(&s);
+    router_setup(s.route_proxy ? ROUTER_PROXY : ROUTER_LOCAL);
+    {
+        struct peer_options po = { s.peer_timeout_ms };
+
+        peer_setup(&po);
+    }
     exec_binary_setup(&s);
     stats_setup(&s);
     conn_set_handler(protocol_handler(&s));
 
     wo.nthreads = s.threads;
     wo.thread_init = stats_thread_init;
-    wo.thread_fini = stats_thread_fini;
+    wo.thread_fini = worker_thread_fini;
     if (worker_setup(&wo) != 0) {
         fprintf(stderr, "failed to start worker threads\n");
         return 1;

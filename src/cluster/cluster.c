@@ -69,6 +69,11 @@ uint64_t cluster_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+const char *cluster_self_name(void)
+{
+    return cl.name;
+}
+
 bool cluster_enabled(void)
 {
     return __atomic_load_n(&cl.running, __ATOMIC_RELAXED);

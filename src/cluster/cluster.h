@@ -57,6 +57,8 @@ int cluster_start(const struct cluster_options *o);
  * the news to go out, then stops the thread. No-op when not started. */
 void cluster_stop(unsigned timeout_ms);
 bool cluster_enabled(void);
+/* This node's member name (set by cluster_start). */
+const char *cluster_self_name(void);
 
 /* One member as readers see it. */
 struct cluster_member {

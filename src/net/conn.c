@@ -80,6 +80,8 @@ struct conn {
 
     struct conn_pending pend;
     struct conn_auth auth;
+    bool from_peer;               /* said rc_peer: serve everything here */
+    struct conn_ref *ref;         /* handed to peers waiting to fill holes */
 
     /* UDP only */
     struct sockaddr_storage peer; /* sender of the datagram being served */
@@ -284,6 +286,10 @@ struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind)
 
 void conn_destroy(struct conn *c)
 {
+    if (c->ref != NULL) {
+        c->ref->c = NULL;         /* late replies find nobody */
+        conn_ref_put(c->ref);
+    }
     registry_put(c->fd, NULL);
     event_free(c->ev);
     outq_deinit(&c->out);
@@ -336,8 +342,74 @@ void conn_out_value(struct conn *c, struct item *it)
 bool conn_out_full(const struct conn *c)
 {
     /* A datagram's replies are bounded by the datagram; UDP has no
-     * back-pressure to wait for. */
-    return c->kind != CONN_UDP && outq_pending(&c->out) >= copts.out_limit;
+     * back-pressure to wait for. Requests waiting on peers count too:
+     * each holds a place in the queue and an entry at a peer. */
+    return c->kind != CONN_UDP &&
+           (outq_pending(&c->out) >= copts.out_limit ||
+            outq_holes_open(&c->out) >= CONN_HOLES_MAX);
+}
+
+/* ---- replies that come from a peer --------------------------------- */
+
+struct conn_ref *conn_ref_get(struct conn *c)
+{
+    if (c->ref == NULL) {
+        c->ref = calloc(1, sizeof(*c->ref));
+        if (c->ref == NULL) {
+            return NULL;
+        }
+        c->ref->c = c;
+        c->ref->refs = 1;         /* the connection's own */
+    }
+    c->ref->refs++;
+    return c->ref;
+}
+
+void conn_ref_put(struct conn_ref *r)
+{
+    if (--r->refs == 0) {
+        free(r);
+    }
+}
+
+uint64_t conn_hole(struct conn *c)
+{
+    uint64_t id = c->kind == CONN_UDP ? 0 : outq_hole(&c->out);
+
+    if (id == 0 && c->kind != CONN_UDP) {
+        set_state(c, CONN_CLOSING);
+    }
+    return id;
+}
+
+void conn_fill(struct conn *c, uint64_t hole, const char *s, size_t n)
+{
+    if (!outq_fill(&c->out, hole, s, n)) {
+        return;                   /* discarded meanwhile: drop it */
+    }
+    /* Let the loop write it (and run what waited behind it), after the
+     * peer's other replies of this read are in. */
+    event_active(c->ev, EV_WRITE, 0);
+}
+
+void conn_set_from_peer(struct conn *c)
+{
+    c->from_peer = true;
+}
+
+bool conn_from_peer(const struct conn *c)
+{
+    return c->from_peer;
+}
+
+bool conn_hole_capable(const struct conn *c)
+{
+    return c->kind != CONN_UDP;
+}
+
+struct worker *conn_worker(const struct conn *c)
+{
+    return c->w;
 }
 
 void conn_suspend(struct conn *c)
@@ -394,7 +466,8 @@ static ssize_t sock_writev(void *ctx, const struct iovec *iov, int cnt)
     return writev(*(int *)ctx, iov, cnt);
 }
 
-/* Writes queued output: 0 all sent, 1 would block, -1 error. */
+/* Writes queued output: 0 all sent, 1 would block, 2 sent up to a reply
+ * a peer has not sent yet, -1 error. */
 static int flush(struct conn *c)
 {
     struct net_stats *ns = worker_net_stats(c->w);
@@ -557,8 +630,14 @@ static void conn_drive(struct conn *c)
             conn_destroy(c);
             return;
         }
-        if (r > 0) {
+        if (r == 1) {
             want(c, EV_WRITE);
+            return;
+        }
+        if (r == 2 && (why == STOP_OUTPUT || c->close_after_write)) {
+            /* Waiting for a peer's reply: conn_fill wakes us. Nothing
+             * is read meanwhile (the socket may be readable). */
+            want(c, 0);
             return;
         }
         if (c->close_after_write) {

@@ -67,6 +67,7 @@ struct conn_pending {
     int mode;                     /* store mode */
     uint64_t cas;
     bool noreply;
+    int64_t exptime;              /* as the client sent it (forwarding) */
     /* Per protocol: one connection speaks one at a time. */
     union {
         struct bin_header bin;    /* binary: the request being served */
@@ -152,6 +153,39 @@ struct conn_pending *conn_pending(struct conn *c);
 int conn_fd(const struct conn *c);
 /* The longest request line a text handler may accept (multi-gets). */
 size_t conn_max_line(void);
+
+/* --- replies that come from a peer (the router, cluster/router.h) ---
+ *
+ * A request whose key another node owns takes a place in the reply queue
+ * (a hole, net/outq.h) and is answered when the owner's reply arrives;
+ * replies after it wait, so they leave in request order. All of this runs
+ * on the connection's worker thread. */
+
+/* At most this many requests of one connection wait on peers; past it the
+ * connection runs no more requests until replies come. */
+#define CONN_HOLES_MAX 4096
+
+/* What a peer keeps to find the connection again: c is NULL once the
+ * connection has closed. Counted references, worker thread only. */
+struct conn_ref {
+    struct conn *c;
+    unsigned refs;
+};
+/* A reference to c's conn_ref (made on first use); NULL if out of memory. */
+struct conn_ref *conn_ref_get(struct conn *c);
+void conn_ref_put(struct conn_ref *r);
+/* Reserves the place of a reply that comes later; 0 if it cannot (out of
+ * memory: the connection closes; UDP: not supported, answer locally). */
+uint64_t conn_hole(struct conn *c);
+/* Puts the reply in its place and wakes the connection to write it. A
+ * hole that is gone (discarded) takes nothing. */
+void conn_fill(struct conn *c, uint64_t hole, const char *s, size_t n);
+/* The connection is another node's (rc_peer): it is served locally. */
+void conn_set_from_peer(struct conn *c);
+bool conn_from_peer(const struct conn *c);
+/* Whether a reply may wait for a peer on c (not on UDP). */
+bool conn_hole_capable(const struct conn *c);
+struct worker *conn_worker(const struct conn *c);
 
 /* `stats conns`: calls fn for each live connection (any thread). */
 typedef void (*conn_visit_fn)(void *arg, int fd, const char *addr,

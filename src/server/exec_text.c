@@ -17,9 +17,11 @@
 #include "cache/cache.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_ring.h"
+#include "cluster/router.h"
 #include "proto/meta.h"
 #include "proto/text.h"
 #include "server/exec_meta.h"
+#include "server/forward_text.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -104,12 +106,19 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
 
     for (;;) {
         for (; t->length != 0; t++) {
+            char owner[ROUTER_ADDR_MAX];
             struct item *it;
 
             if (conn_out_full(c)) {
                 get_save_place(c, line, t);
                 conn_suspend(c);
                 return false;
+            }
+            if (router_remote(c, t->value, t->length, owner)) {
+                /* Its VALUE block (if any) takes this key's place. */
+                forward_text_get(c, owner, t->value, t->length, touch,
+                                 p->get.cas, p->exptime);
+                continue;
             }
             it = cache_get(t->value, t->length, touch, p->get.exptime);
             if (touch) {
@@ -160,6 +169,7 @@ static void do_get(struct conn *c, char *line, struct text_request *r,
     p->get.touch = r->touch;
     p->get.cas = r->return_cas;
     p->get.exptime = r->touch ? clock_expiry(r->exptime) : 0;
+    p->exptime = r->exptime;
     p->get.used = used;
     p->get.resume = 0;
     get_keys(c, line, r->tokens, r->keys);
@@ -206,16 +216,24 @@ static void do_store(struct conn *c, struct text_request *r)
     p->mode = (int)r->mode;
     p->cas = r->cas;
     p->noreply = r->noreply;
+    p->exptime = r->exptime;
     conn_read_value(c, it, 2);
 }
 
 static void on_value(struct conn *c, struct item *it, bool valid)
 {
     struct conn_pending *p = conn_pending(c);
+    char owner[ROUTER_ADDR_MAX];
     enum cache_status st;
 
     if (exec_meta_owns_value(c)) {
         exec_meta_on_value(c, it, valid);
+        return;
+    }
+    if (valid && router_remote(c, item_key(it), it->nkey, owner)) {
+        /* The value was read here; the owner stores it. */
+        forward_text_store(c, owner, p->mode, it, p->exptime, p->cas,
+                           p->noreply);
         return;
     }
     STATS_INC(set_cmds);
@@ -249,7 +267,13 @@ static void do_delta(struct conn *c, struct text_request *r)
 {
     struct cache_delta_req req = { .incr = r->incr, .delta = r->delta };
     struct cache_delta_res res;
+    char owner[ROUTER_ADDR_MAX];
 
+    if (router_remote(c, r->key, r->nkey, owner)) {
+        forward_text_delta(c, owner, r->key, r->nkey, r->incr, r->delta,
+                           r->noreply);
+        return;
+    }
     switch (cache_delta(r->key, r->nkey, &req, &res)) {
     case CACHE_OK:
         if (r->incr) {
@@ -279,6 +303,12 @@ static void do_delta(struct conn *c, struct text_request *r)
 
 static void do_delete(struct conn *c, struct text_request *r)
 {
+    char owner[ROUTER_ADDR_MAX];
+
+    if (router_remote(c, r->key, r->nkey, owner)) {
+        forward_text_delete(c, owner, r->key, r->nkey, r->noreply);
+        return;
+    }
     if (cache_delete(r->key, r->nkey) == CACHE_OK) {
         STATS_INC(delete_hits);
         reply(c, r->noreply, "DELETED");
@@ -290,6 +320,13 @@ static void do_delete(struct conn *c, struct text_request *r)
 
 static void do_touch(struct conn *c, struct text_request *r)
 {
+    char owner[ROUTER_ADDR_MAX];
+
+    if (router_remote(c, r->key, r->nkey, owner)) {
+        forward_text_touch(c, owner, r->key, r->nkey, r->exptime,
+                           r->noreply);
+        return;
+    }
     STATS_INC(touch_cmds);
     if (cache_touch(r->key, r->nkey, clock_expiry(r->exptime)) == CACHE_OK) {
         STATS_INC(touch_hits);
@@ -415,6 +452,12 @@ static void on_line(struct conn *c, char *line, size_t len, size_t used)
 
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
     conn_mark(c);
+    if (line[0] == 'r' && strncmp(line, "rc_peer ", 8) == 0) {
+        /* Another node's connection (cluster/peer.c): serve it here. */
+        conn_set_from_peer(c);
+        conn_out_line(c, "OK");
+        return;
+    }
     if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
         exec_meta_run(c, line, len);
         return;

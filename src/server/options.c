@@ -40,6 +40,7 @@ void options_defaults(struct settings *s)
     s->hashpower = 16;
     s->lru_crawler = true;
     s->lru_crawler_sleep = 100;
+    s->peer_timeout_ms = 1000;
 }
 
 static void usage(void)
@@ -111,6 +112,12 @@ static void usage(void)
            "string: it is hashed)\n"
            "--weight=<n>              this node's share of the ring, 1 to "
            "65535 (1)\n"
+           "--route=<proxy|local>     proxy: forward keys other nodes own "
+           "to them (text\n"
+           "                          protocol so far); local: serve "
+           "everything here (default)\n"
+           "--peer-timeout=<ms>       a forwarded request fails after this "
+           "(1000)\n"
            "--cluster-name=<name>     nodes of other clusters are ignored\n"
            "--cluster-key-file=<file> AES-256 keys, 64 hex digits a line, "
            "first primary:\n"
@@ -220,11 +227,11 @@ static int parse_extended(char *list, struct settings *s)
 
 enum {                            /* long options without a letter */
     OPT_JOIN = 256, OPT_GOSSIP_PORT, OPT_NODE_NAME, OPT_ADVERTISE,
-    OPT_CLUSTER_NAME, OPT_KEY_FILE,
+    OPT_CLUSTER_NAME, OPT_KEY_FILE, OPT_ROUTE,
     /* numeric from here on */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
-    OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT,
+    OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT, OPT_PEER_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -271,6 +278,8 @@ static const struct option long_opts[] = {
     { "gossip-dead-retention", required_argument, NULL, OPT_RETENTION },
     { "cluster-max-members", required_argument, NULL, OPT_MAX_MEMBERS },
     { "weight", required_argument, NULL, OPT_WEIGHT },
+    { "route", required_argument, NULL, OPT_ROUTE },
+    { "peer-timeout", required_argument, NULL, OPT_PEER_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -327,6 +336,14 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_SUSPICION: o->suspicion_mult = n; break;
     case OPT_MAX_MEMBERS: o->max_members = n; break;
     case OPT_WEIGHT: o->weight = n; break;
+    case OPT_PEER_TIMEOUT: s->peer_timeout_ms = n; break;
+    case OPT_ROUTE:
+        if (strcmp(arg, "proxy") == 0 || strcmp(arg, "local") == 0) {
+            s->route_proxy = strcmp(arg, "proxy") == 0;
+            break;
+        }
+        fprintf(stderr, "--route must be proxy or local\n");
+        return OPTIONS_EXIT_USAGE;
     default: o->dead_retention_ms = n; break;
     }
     return -1;

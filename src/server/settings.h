@@ -48,6 +48,8 @@ struct settings {
     unsigned lru_crawler_sleep;   /* -o lru_crawler_sleep, microseconds */
     bool cluster;                 /* --join or --gossip-port given */
     struct cluster_options gossip;    /* the cluster options */
+    bool route_proxy;             /* --route proxy (else local) */
+    unsigned peer_timeout_ms;     /* --peer-timeout, default 1000 */
 };
 
 #ifdef __cplusplus

@@ -18,6 +18,8 @@
 #include "cache/cache.h"
 #include "cache/slab.h"
 #include "cluster/cluster.h"
+#include "cluster/peer.h"
+#include "cluster/router.h"
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/worker.h"
@@ -267,6 +269,24 @@ void stats_reset_all(void)
     reset();
 }
 
+/* The data plane's counters: requests forwarded to owners and what went
+ * wrong with them, and keys served here that the ring gives elsewhere. */
+static void routing_stats(struct stats_sink *c)
+{
+    struct peer_stats ps;
+    struct router_stats rs;
+
+    peer_stats_get(&ps);
+    router_stats_get(&rs);
+    stat_str(c, "route", router_get_mode() == ROUTER_PROXY ? "proxy"
+                                                           : "local");
+    stat_u64(c, "forwarded", ps.forwarded);
+    stat_u64(c, "peer_errors", ps.errors);
+    stat_u64(c, "peer_timeouts", ps.timeouts);
+    stat_u64(c, "peer_connects", ps.connects);
+    stat_u64(c, "not_mine", rs.not_mine);
+}
+
 /* `stats cluster`: membership counts and the gossip layer's counters, as
  * of the last view the gossip thread published (at most a second old). */
 static void cluster_group(struct stats_sink *c)
@@ -307,6 +327,7 @@ static void cluster_group(struct stats_sink *c)
     stat_u64(c, "decode_errors", st.decode_errors);
     stat_u64(c, "members_refused", st.members_refused);
     stat_u64(c, "awareness", st.awareness);
+    routing_stats(c);
 }
 
 int stats_emit_group(struct stats_sink *sink, const char *group)

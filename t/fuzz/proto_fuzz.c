@@ -27,6 +27,7 @@
 
 #include "cache/cache.h"
 #include "cluster/cluster.h"
+#include "cluster/router.h"
 #include "net/conn.h"
 #include "net/outq.h"
 #include "server/auth.h"
@@ -222,6 +223,22 @@ bool cluster_enabled(void) { return false; }
 const struct cluster_view *cluster_view(void) { return NULL; }
 uint64_t cluster_now_ns(void) { return 0; }
 const char *gossip_state_name(enum gossip_state s) { (void)s; return "alive"; }
+/* Without a cluster every key is served here: nothing is forwarded. */
+bool router_remote(struct conn *c, const void *key, size_t nkey, char *addr)
+{
+    (void)c; (void)key; (void)nkey; (void)addr;
+    return false;
+}
+void router_forward(struct conn *c, const char *addr, const char *req,
+                    size_t n, const char *value, size_t vlen,
+                    enum peer_reply_kind kind, bool drop)
+{
+    (void)c; (void)addr; (void)req; (void)n; (void)value; (void)vlen;
+    (void)kind; (void)drop;
+    abort();                      /* router_remote never says so */
+}
+/* rc_peer on the stand-in connection: nothing to change. */
+void conn_set_from_peer(struct conn *c) { (void)c; }
 
 /* ---- the driver --------------------------------------------------------- */
 

@@ -1,0 +1,537 @@
+/*
+ * peer: per-worker pools of connections to the other nodes (see peer.h).
+ *
+ * A link is one peer's connection: a non-blocking socket, an output
+ * buffer written once per loop iteration (the write event is made active
+ * when the first request of an iteration is queued, so every request
+ * queued in the same iteration shares the writev), an input buffer framed
+ * by peer_reply, and the FIFO of requests sent and not yet answered. A
+ * timer at the oldest request's deadline fails the link when it passes.
+ */
+#include "config.h"
+#include "cluster/peer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "cluster/cluster.h"
+#include "net/worker.h"
+#include "util/hostport.h"
+#include "util/log.h"
+
+#define LINK_READ_CHUNK 65536
+#define LINK_ADDR_MAX 64
+
+struct peer_req {
+    struct conn_ref *ref;         /* NULL: the handshake */
+    uint64_t hole;
+    uint64_t deadline_ms;
+    uint8_t kind;                 /* enum peer_reply_kind */
+    bool drop;
+};
+
+struct link {
+    char addr[LINK_ADDR_MAX];
+    int fd;                       /* -1: not connected */
+    bool connecting;
+    bool write_queued;            /* the write event is active */
+    struct event *ev, *timer;
+    struct pool *pool;
+    char *out;
+    size_t out_len, out_cap, out_sent;
+    char *in;
+    size_t in_len, in_cap;
+    struct peer_req *fifo;        /* ring buffer */
+    size_t head, count, cap;
+};
+
+struct pool {
+    struct event_base *base;
+    struct link **links;
+    size_t n, cap;
+};
+
+static struct peer_options popts = { 1000 };
+static __thread struct pool *my_pool;
+static struct peer_stats totals;   /* relaxed atomics */
+
+static void count(uint64_t *c)
+{
+    __atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
+
+void peer_setup(const struct peer_options *o)
+{
+    popts = *o;
+}
+
+void peer_stats_get(struct peer_stats *out)
+{
+    out->forwarded = __atomic_load_n(&totals.forwarded, __ATOMIC_RELAXED);
+    out->errors = __atomic_load_n(&totals.errors, __ATOMIC_RELAXED);
+    out->timeouts = __atomic_load_n(&totals.timeouts, __ATOMIC_RELAXED);
+    out->connects = __atomic_load_n(&totals.connects, __ATOMIC_RELAXED);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- buffers -------------------------------------------------------- */
+
+static bool reserve(char **buf, size_t *cap, size_t need)
+{
+    size_t c = *cap ? *cap : 4096;
+    char *grown;
+
+    if (need <= *cap) {
+        return true;
+    }
+    while (c < need) {
+        c *= 2;
+    }
+    grown = realloc(*buf, c);
+    if (grown == NULL) {
+        return false;
+    }
+    *buf = grown;
+    *cap = c;
+    return true;
+}
+
+static bool fifo_push(struct link *l, const struct peer_req *r)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64, i;
+        struct peer_req *grown = malloc(cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return false;
+        }
+        for (i = 0; i < l->count; i++) {
+            grown[i] = l->fifo[(l->head + i) % l->cap];
+        }
+        free(l->fifo);
+        l->fifo = grown;
+        l->head = 0;
+        l->cap = cap;
+    }
+    l->fifo[(l->head + l->count) % l->cap] = *r;
+    l->count++;
+    return true;
+}
+
+static struct peer_req fifo_pop(struct link *l)
+{
+    struct peer_req r = l->fifo[l->head];
+
+    l->head = (l->head + 1) % l->cap;
+    l->count--;
+    return r;
+}
+
+/* ---- answering the clients ------------------------------------------ */
+
+/* Hands a reply to the connection waiting for it, if it still is. */
+static void deliver(struct peer_req *r, const char *s, size_t n)
+{
+    if (r->ref == NULL) {
+        return;                   /* the handshake's OK */
+    }
+    if (r->ref->c != NULL) {
+        conn_fill(r->ref->c, r->hole, r->drop ? "" : s, r->drop ? 0 : n);
+    }
+    conn_ref_put(r->ref);
+}
+
+/* What a client of an unreachable owner gets: a miss for a read (as a
+ * memcached client does for a dead server), an error for anything else. */
+static void fail_one(struct peer_req *r)
+{
+    static const char err[] = "SERVER_ERROR peer unavailable\r\n";
+
+    if (r->kind == PEER_REPLY_GET) {
+        deliver(r, "", 0);
+    } else {
+        deliver(r, err, sizeof(err) - 1);
+    }
+}
+
+static void link_arm(struct link *l);
+
+/* Fails every pending request and closes the connection. */
+static void link_fail(struct link *l, bool timeout)
+{
+    if (l->count > 0) {
+        LOG_AT(1, "peer %s: %s, failing %zu requests\n", l->addr,
+               timeout ? "timed out" : "failed", l->count);
+    }
+    while (l->count > 0) {
+        struct peer_req r = fifo_pop(l);
+
+        if (r.ref != NULL) {
+            count(timeout ? &totals.timeouts : &totals.errors);
+        }
+        fail_one(&r);
+    }
+    if (l->fd >= 0) {
+        event_del(l->ev);
+        close(l->fd);
+        l->fd = -1;
+    }
+    evtimer_del(l->timer);
+    l->connecting = false;
+    l->write_queued = false;
+    l->out_len = l->out_sent = 0;
+    l->in_len = 0;
+}
+
+/* ---- I/O ------------------------------------------------------------ */
+
+static void on_link(evutil_socket_t fd, short what, void *arg);
+
+static void link_want(struct link *l, short flags)
+{
+    event_del(l->ev);
+    event_assign(l->ev, l->pool->base, l->fd, flags | EV_PERSIST, on_link,
+                 l);
+    event_add(l->ev, NULL);
+}
+
+static bool link_write(struct link *l)
+{
+    while (l->out_sent < l->out_len) {
+        ssize_t n = send(l->fd, l->out + l->out_sent, l->out_len - l->out_sent,
+                         MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                link_want(l, EV_READ | EV_WRITE);
+                return true;
+            }
+            return false;
+        }
+        l->out_sent += (size_t)n;
+    }
+    l->out_len = l->out_sent = 0;
+    link_want(l, EV_READ);
+    return true;
+}
+
+/* Frames and delivers every complete reply in the input buffer. */
+static bool link_replies(struct link *l)
+{
+    size_t off = 0;
+
+    while (l->count > 0) {
+        struct peer_reply rep;
+        struct peer_req *r = &l->fifo[l->head];
+        enum peer_reply_status st =
+            peer_reply_frame((enum peer_reply_kind)r->kind, l->in + off,
+                             l->in_len - off, &rep);
+        struct peer_req done;
+
+        if (st == PEER_REPLY_MORE) {
+            break;
+        }
+        if (st == PEER_REPLY_GARBAGE) {
+            LOG_AT(1, "peer %s: garbage in a reply\n", l->addr);
+            return false;
+        }
+        done = fifo_pop(l);
+        deliver(&done, l->in + off, rep.relay_len);
+        off += rep.len;
+    }
+    if (l->count == 0 && off < l->in_len) {
+        LOG_AT(1, "peer %s: a reply nobody asked for\n", l->addr);
+        return false;
+    }
+    memmove(l->in, l->in + off, l->in_len - off);
+    l->in_len -= off;
+    link_arm(l);
+    return true;
+}
+
+static bool link_read(struct link *l)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (!reserve(&l->in, &l->in_cap, l->in_len + LINK_READ_CHUNK)) {
+            return false;
+        }
+        n = recv(l->fd, l->in + l->in_len, l->in_cap - l->in_len, 0);
+        if (n > 0) {
+            l->in_len += (size_t)n;
+            if (!link_replies(l)) {
+                return false;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return true;
+        }
+        return false;             /* closed (mid-reply or idle) or error */
+    }
+}
+
+static void on_link(evutil_socket_t fd, short what, void *arg)
+{
+    struct link *l = arg;
+
+    (void)fd;
+    if (l->connecting && (what & EV_WRITE)) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+
+        if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+            err != 0) {
+            count(&totals.errors);
+            link_fail(l, false);
+            return;
+        }
+        l->connecting = false;
+    }
+    l->write_queued = false;
+    if (!l->connecting && l->out_len > l->out_sent && !link_write(l)) {
+        link_fail(l, false);
+        return;
+    }
+    if (!l->connecting && (what & EV_READ) && !link_read(l)) {
+        link_fail(l, false);
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct link *l = arg;
+
+    (void)fd;
+    (void)what;
+    if (l->count > 0 && l->fifo[l->head].deadline_ms <= now_ms()) {
+        link_fail(l, true);
+    } else {
+        link_arm(l);
+    }
+}
+
+/* The timer follows the oldest pending request's deadline. */
+static void link_arm(struct link *l)
+{
+    uint64_t now, at;
+    struct timeval tv;
+
+    if (l->count == 0) {
+        evtimer_del(l->timer);
+        return;
+    }
+    now = now_ms();
+    at = l->fifo[l->head].deadline_ms;
+    at = at > now ? at - now : 0;
+    tv.tv_sec = (time_t)(at / 1000);
+    tv.tv_usec = (suseconds_t)(at % 1000 * 1000);
+    evtimer_add(l->timer, &tv);
+}
+
+static bool link_connect(struct link *l)
+{
+    char host[LINK_ADDR_MAX];
+    int port = 0, one = 1, fd;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct peer_req hello = { NULL, 0, 0, PEER_REPLY_LINE, false };
+    char line[128];
+    int n;
+
+    memset(&ss, 0, sizeof(ss));
+    if (hostport_split(l->addr, strlen(l->addr), host, sizeof(host),
+                       &port) != 0 || port <= 0) {
+        return false;
+    }
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) ==
+        1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in);
+    } else if (inet_pton(AF_INET6, host,
+                         &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        sl = sizeof(struct sockaddr_in6);
+    } else {
+        return false;             /* members advertise resolved addresses */
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        return false;
+    }
+    count(&totals.connects);
+    l->fd = fd;
+    l->connecting = true;
+    link_want(l, EV_READ | EV_WRITE);
+    /* First line: serve what I send here, whatever your ring says. */
+    n = snprintf(line, sizeof(line), "rc_peer %s\r\n", cluster_self_name());
+    hello.deadline_ms = now_ms() + popts.timeout_ms;
+    if (n < 0 || (size_t)n >= sizeof(line) ||
+        !reserve(&l->out, &l->out_cap, (size_t)n) || !fifo_push(l, &hello)) {
+        link_fail(l, false);
+        return false;
+    }
+    memcpy(l->out, line, (size_t)n);
+    l->out_len = (size_t)n;
+    l->write_queued = true;       /* the connect's EV_WRITE sends it */
+    return true;
+}
+
+/* ---- the pool ------------------------------------------------------- */
+
+static struct link *link_of(struct pool *p, const char *addr)
+{
+    struct link *l;
+    size_t i;
+
+    for (i = 0; i < p->n; i++) {
+        if (strcmp(p->links[i]->addr, addr) == 0) {
+            return p->links[i];
+        }
+    }
+    if (strlen(addr) >= LINK_ADDR_MAX) {
+        return NULL;
+    }
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 8;
+        struct link **grown = realloc(p->links, cap * sizeof(*grown));
+
+        if (grown == NULL) {
+            return NULL;
+        }
+        p->links = grown;
+        p->cap = cap;
+    }
+    l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        return NULL;
+    }
+    snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    l->fd = -1;
+    l->pool = p;
+    l->ev = event_new(p->base, -1, 0, on_link, l);
+    l->timer = evtimer_new(p->base, on_timer, l);
+    if (l->ev == NULL || l->timer == NULL) {
+        if (l->ev != NULL) {
+            event_free(l->ev);
+        }
+        if (l->timer != NULL) {
+            event_free(l->timer);
+        }
+        free(l);
+        return NULL;
+    }
+    p->links[p->n++] = l;
+    return l;
+}
+
+static struct pool *pool_of(struct conn *c)
+{
+    if (my_pool == NULL) {
+        my_pool = calloc(1, sizeof(*my_pool));
+        if (my_pool != NULL) {
+            my_pool->base = worker_base(conn_worker(c));
+        }
+    }
+    return my_pool;
+}
+
+bool peer_forward(struct conn *c, uint64_t hole, const char *addr,
+                  const char *req, size_t n, const char *value, size_t vlen,
+                  enum peer_reply_kind kind, bool drop)
+{
+    struct pool *p = pool_of(c);
+    struct link *l = p != NULL ? link_of(p, addr) : NULL;
+    struct peer_req r;
+
+    if (l == NULL || (l->fd < 0 && !link_connect(l))) {
+        count(&totals.errors);
+        return false;
+    }
+    if (!reserve(&l->out, &l->out_cap, l->out_len + n + vlen)) {
+        return false;
+    }
+    r.ref = conn_ref_get(c);
+    if (r.ref == NULL) {
+        return false;
+    }
+    r.hole = hole;
+    r.kind = (uint8_t)kind;
+    r.drop = drop;
+    r.deadline_ms = now_ms() + popts.timeout_ms;
+    if (!fifo_push(l, &r)) {
+        conn_ref_put(r.ref);
+        return false;
+    }
+    memcpy(l->out + l->out_len, req, n);
+    if (vlen > 0) {
+        memcpy(l->out + l->out_len + n, value, vlen);
+    }
+    l->out_len += n + vlen;
+    count(&totals.forwarded);
+    if (!evtimer_pending(l->timer, NULL)) {
+        link_arm(l);              /* the oldest request's deadline */
+    }
+    if (!l->write_queued && !l->connecting) {
+        /* One write for everything queued in this loop iteration. */
+        l->write_queued = true;
+        event_active(l->ev, EV_WRITE, 0);
+    }
+    return true;
+}
+
+void peer_thread_fini(void)
+{
+    struct pool *p = my_pool;
+    size_t i;
+
+    if (p == NULL) {
+        return;
+    }
+    for (i = 0; i < p->n; i++) {
+        struct link *l = p->links[i];
+
+        link_fail(l, false);
+        event_free(l->ev);
+        event_free(l->timer);
+        free(l->out);
+        free(l->in);
+        free(l->fifo);
+        free(l);
+    }
+    free(p->links);
+    free(p);
+    my_pool = NULL;
+}

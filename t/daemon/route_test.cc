@@ -1,0 +1,409 @@
+// Routing with real processes (text protocol): five daemons with
+// --route proxy on 127.0.0.1 are one cache through any node. Keys written
+// through random nodes read back through every node; a multi-get over all
+// owners and a pipeline mixing local and remote keys answer byte for byte
+// what one memcached holding every key answers; a CAS from one node works
+// through another; a libmemcached client routed by the CONFIG line causes
+// no forwarding; a stopped owner fails its keys within --peer-timeout and
+// nothing else, and a killed one's keys move to the next owner.
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <libmemcached/memcached.h>
+
+#include "daemon_util.h"
+#include "harness.h"
+
+namespace {
+
+using rc_test::Client;
+using rc_test::Daemon;
+
+const std::vector<std::string> kTimings = {
+    "--gossip-probe-interval", "100", "--gossip-probe-timeout", "50",
+    "--gossip-interval",       "50",  "--gossip-push-pull-interval", "1000",
+};
+constexpr int kNodes = 5;
+constexpr int kPeerTimeoutMs = 500;
+constexpr int kDeadBoundMs = 8000;
+
+bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
+  long long end = rc_test::now_ms() + timeout_ms;
+  while (rc_test::now_ms() < end) {
+    if (cond()) return true;
+    rc_test::sleep_ms(50);
+  }
+  return cond();
+}
+
+std::string Addr(const Daemon* d) { return "127.0.0.1:" + std::to_string(d->port()); }
+
+// Members on port's ring when all of them are alive, else 0 (a suspect
+// member is still on the ring).
+size_t AliveOnRing(int port) {
+  Client c(port);
+  std::string r = c.cmd("cluster ring\r\n", "END\r\n");
+  size_t n = 0, alive = 0, at = 0;
+  while ((at = r.find("RING ", at)) != std::string::npos) {
+    n++;
+    at++;
+  }
+  at = 0;
+  while ((at = r.find(" alive\r\n", at)) != std::string::npos) {
+    alive++;
+    at++;
+  }
+  return alive == n ? n : 0;
+}
+
+std::string Owner(int port, const std::string& key) {
+  Client c(port);
+  std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");
+  char addr[200] = "";
+  sscanf(r.c_str(), "OWNER %199s", addr);
+  return addr;
+}
+
+long long Stat(int port, const std::string& group, const std::string& name) {
+  Client c(port);
+  auto st = rc_dt::stats(c, group);
+  return rc_dt::stat_num(st, name);
+}
+
+class Route : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    gossip_ = new std::vector<int>(kNodes);
+    nodes_ = new std::vector<std::unique_ptr<Daemon>>(kNodes);
+    for (int i = 0; i < kNodes; i++) (*gossip_)[i] = rc_test::find_free_port();
+    for (int i = 0; i < kNodes; i++) Start(i);
+  }
+  static void TearDownTestSuite() {
+    delete nodes_;
+    delete gossip_;
+  }
+  static void Start(int i) {
+    std::vector<std::string> args = {"--node-name", "r" + std::to_string(i), "--gossip-port",
+                                      std::to_string((*gossip_)[i]), "--route", "proxy",
+                                      "--peer-timeout", std::to_string(kPeerTimeoutMs)};
+    args.insert(args.end(), kTimings.begin(), kTimings.end());
+    if (i > 0) args.insert(args.end(), {"--join", "127.0.0.1:" + std::to_string((*gossip_)[0])});
+    (*nodes_)[i] = rc_dt::start_daemon(args);
+  }
+  void SetUp() override {
+    for (int i = 0; i < kNodes; i++) ASSERT_NE(node(i), nullptr) << "node " << i;
+    ASSERT_TRUE(WaitFor(
+        [] {
+          for (int i = 0; i < kNodes; i++)
+            if (Running(i) && AliveOnRing(node(i)->port()) != (size_t)LiveCount()) return false;
+          return true;
+        },
+        10000));
+  }
+  static Daemon* node(int i) { return (*nodes_)[i].get(); }
+  static bool Running(int i) { return node(i) != nullptr && !node(i)->exited(); }
+  static int LiveCount() {
+    int n = 0;
+    for (int i = 0; i < kNodes; i++) n += Running(i);
+    return n;
+  }
+  // A key the given node owns (found by asking the ring).
+  static std::string KeyOwnedBy(int owner, const std::string& prefix) {
+    for (int i = 0; i < 10000; i++) {
+      std::string k = prefix + std::to_string(i);
+      if (Owner(node(0)->port(), k) == Addr(node(owner))) return k;
+    }
+    return "";
+  }
+
+  static std::vector<int>* gossip_;
+  static std::vector<std::unique_ptr<Daemon>>* nodes_;
+};
+std::vector<int>* Route::gossip_ = nullptr;
+std::vector<std::unique_ptr<Daemon>>* Route::nodes_ = nullptr;
+
+// Pipelines req on one connection and reads until `want` replies of
+// `term` have arrived (or 10 s).
+std::string Pipeline(int port, const std::string& req, const std::string& term, size_t want) {
+  Client c(port);
+  c.send(req);
+  std::string out;
+  size_t seen = 0;
+  long long end = rc_test::now_ms() + 10000;
+  while (seen < want && rc_test::now_ms() < end) {
+    std::string part = c.recv_until(term, 10000);
+    if (part.empty()) break;
+    out += part;
+    seen++;
+  }
+  return out;
+}
+
+TEST_F(Route, TenThousandKeysWrittenThroughRandomNodesReadThroughEveryNode) {
+  const int kKeys = 10000;
+  std::vector<std::string> batches(kNodes);
+  for (int i = 0; i < kKeys; i++) {
+    std::string v = "value-" + std::to_string(i * 31);
+    batches[(i * 7) % kNodes] += "set route:" + std::to_string(i) + " " + std::to_string(i) +
+                                 " 0 " + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+  }
+  for (int n = 0; n < kNodes; n++) {
+    size_t want = kKeys / kNodes;
+    std::string r = Pipeline(node(n)->port(), batches[n], "\r\n", want);
+    std::string expect;
+    for (size_t i = 0; i < want; i++) expect += "STORED\r\n";
+    ASSERT_EQ(r, expect) << "node " << n;
+  }
+  for (int n = 0; n < kNodes; n++) {
+    std::string req, expect;
+    for (int i = 0; i < kKeys; i++) {
+      std::string v = "value-" + std::to_string(i * 31);
+      req += "get route:" + std::to_string(i) + "\r\n";
+      expect += "VALUE route:" + std::to_string(i) + " " + std::to_string(i) + " " +
+                std::to_string(v.size()) + "\r\n" + v + "\r\nEND\r\n";
+    }
+    std::string got = Pipeline(node(n)->port(), req, "END\r\n", kKeys);
+    ASSERT_EQ(got.size(), expect.size()) << "node " << n;
+    EXPECT_TRUE(got == expect) << "node " << n << ": " << rc_dt::first_diff(expect, got);
+  }
+  // Every node stored about a fifth, and most requests took a hop.
+  for (int n = 0; n < kNodes; n++) {
+    long long items = Stat(node(n)->port(), "", "curr_items");
+    EXPECT_GT(items, kKeys / kNodes / 3) << n;
+    EXPECT_LT(items, kKeys) << n;
+    EXPECT_GT(Stat(node(n)->port(), "cluster", "forwarded"), 0) << n;
+    EXPECT_EQ(Stat(node(n)->port(), "cluster", "not_mine"), 0) << n;
+  }
+}
+
+// The same requests to the cluster (through each node) and to one
+// memcached: the replies must be the same bytes.
+void ExpectSameAsMemcached(const std::vector<Daemon*>& entries, const std::string& setup,
+                           size_t setup_replies, const std::string& req, const std::string& term,
+                           size_t replies) {
+  auto mc = rc_dt::start_memcached();
+  ASSERT_NE(mc, nullptr);
+  Pipeline(mc->port(), setup, "\r\n", setup_replies);
+  std::string want = Pipeline(mc->port(), req, term, replies);
+  for (Daemon* d : entries) {
+    Pipeline(d->port(), setup, "\r\n", setup_replies);
+    std::string got = Pipeline(d->port(), req, term, replies);
+    EXPECT_TRUE(got == want) << Addr(d) << ": " << rc_dt::first_diff(want, got);
+  }
+}
+
+TEST_F(Route, MultiGetOverAllOwnersIsInRequestOrderLikeOneMemcached) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  std::string setup, get = "get", gat = "gat 1000";
+  size_t hits = 0;
+  for (int i = 0; i < 100; i++) {
+    std::string k = "mg:" + std::to_string(i);
+    if (i % 3 != 0) {  // a third are misses
+      setup += "set " + k + " " + std::to_string(i) + " 0 " + std::to_string(i) + "\r\n" +
+               std::string(i, 'a' + i % 26) + "\r\n";
+      hits++;
+    }
+    get += " " + k;
+    gat += " " + k;
+    if (i % 10 == 0) get += " " + k;  // a key asked twice answers twice
+  }
+  std::vector<Daemon*> all;
+  for (int i = 0; i < kNodes; i++) all.push_back(node(i));
+  ExpectSameAsMemcached(all, setup, hits, get + "\r\n" + gat + "\r\n", "END\r\n", 2);
+}
+
+TEST_F(Route, PipelineOfAThousandMixedRequestsKeepsMemcachedsAnswers) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  std::string req;
+  size_t replies = 0;
+  for (int i = 0; i < 1000; i++) {
+    std::string k = "pl:" + std::to_string(i % 97);
+    switch (i % 9) {
+      case 0: req += "set " + k + " 1 0 3\r\nabc\r\n"; replies++; break;
+      case 1: req += "set " + k + " 2 0 2 noreply\r\nxy\r\n"; break;
+      case 2: req += "get " + k + "\r\n"; replies++; break;
+      case 3: req += "add " + k + " 0 0 1\r\nz\r\n"; replies++; break;
+      case 4: req += "append " + k + " 0 0 2\r\n12\r\n"; replies++; break;
+      case 5: req += "incr " + k + " 5\r\n"; replies++; break;
+      case 6: req += "touch " + k + " 100\r\n"; replies++; break;
+      case 7: req += "delete " + k + (i % 2 ? " noreply" : "") + "\r\n"; replies += i % 2 ? 0 : 1; break;
+      default: req += "set n:" + std::to_string(i) + " 0 0 2\r\n10\r\nincr n:" +
+                      std::to_string(i) + " 7\r\n"; replies += 2; break;
+    }
+  }
+  req += "get";
+  for (int i = 0; i < 97; i++) req += " pl:" + std::to_string(i);
+  req += "\r\n";
+  replies++;
+  // Count replies by line ends would mis-split values; read to the end
+  // marker instead: the final multi-get's END.
+  auto mc = rc_dt::start_memcached();
+  ASSERT_NE(mc, nullptr);
+  Client m(mc->port());
+  m.send(req + "version\r\n");
+  std::string want = m.recv_until("VERSION ", 10000);
+  for (int n : {0, 3}) {
+    Client c(node(n)->port());
+    c.send(req + "version\r\n");
+    std::string got = c.recv_until("VERSION ", 10000);
+    EXPECT_TRUE(got == want) << "node " << n << ": " << rc_dt::first_diff(want, got);
+    // Reset for the next node: the same keys start afresh.
+    std::string flush;
+    for (int i = 0; i < 97; i++) flush += "delete pl:" + std::to_string(i) + " noreply\r\n";
+    for (int i = 0; i < 1000; i++)
+      if (i % 9 == 8) flush += "delete n:" + std::to_string(i) + " noreply\r\n";
+    c.recv_until("\r\n");
+    c.send(flush + "version\r\n");
+    c.recv_until("VERSION ", 10000);
+  }
+  (void)replies;
+}
+
+TEST_F(Route, CasFromOneNodeWorksThroughAnother) {
+  std::string k = KeyOwnedBy(2, "cas:");
+  ASSERT_FALSE(k.empty());
+  Client a(node(0)->port()), b(node(4)->port());
+  ASSERT_EQ(a.cmd("set " + k + " 0 0 1\r\nx\r\n"), "STORED\r\n");
+  std::string r = a.cmd("gets " + k + "\r\n", "END\r\n");
+  unsigned long long cas = 0;
+  ASSERT_EQ(sscanf(r.c_str(), ("VALUE " + k + " 0 1 %llu").c_str(), &cas), 1) << r;
+  EXPECT_EQ(b.cmd("cas " + k + " 0 0 1 " + std::to_string(cas) + "\r\ny\r\n"), "STORED\r\n");
+  EXPECT_EQ(a.cmd("cas " + k + " 0 0 1 " + std::to_string(cas) + "\r\nz\r\n"), "EXISTS\r\n");
+  EXPECT_EQ(b.cmd("get " + k + "\r\n", "END\r\n"), "VALUE " + k + " 0 1\r\ny\r\nEND\r\n");
+}
+
+// libmemcached built from the ring's CONFIG line talks to owners only.
+TEST_F(Route, LibmemcachedRoutedByTheRingCausesNoForwarding) {
+  Client c(node(1)->port());
+  std::string ring = c.cmd("cluster ring\r\n", "END\r\n");
+  size_t at = ring.find("CONFIG ");
+  ASSERT_NE(at, std::string::npos);
+  std::string config = ring.substr(at + 7, ring.find("\r\n", at) - at - 7);
+  std::vector<long long> before;
+  for (int i = 0; i < kNodes; i++) before.push_back(Stat(node(i)->port(), "cluster", "forwarded"));
+  memcached_st* memc = memcached(config.data(), config.size());
+  ASSERT_NE(memc, nullptr);
+  for (int i = 0; i < 500; i++) {
+    std::string k = "lm:" + std::to_string(i), v = "v" + std::to_string(i);
+    ASSERT_EQ(memcached_set(memc, k.data(), k.size(), v.data(), v.size(), 0, 0),
+              MEMCACHED_SUCCESS) << k;
+  }
+  for (int i = 0; i < 500; i++) {
+    std::string k = "lm:" + std::to_string(i);
+    size_t len = 0;
+    uint32_t flags = 0;
+    memcached_return_t rc;
+    char* v = memcached_get(memc, k.data(), k.size(), &len, &flags, &rc);
+    ASSERT_EQ(rc, MEMCACHED_SUCCESS) << k;
+    EXPECT_EQ(std::string(v, len), "v" + std::to_string(i));
+    free(v);
+  }
+  memcached_free(memc);
+  for (int i = 0; i < kNodes; i++)
+    EXPECT_EQ(Stat(node(i)->port(), "cluster", "forwarded"), before[i]) << i;
+}
+
+TEST_F(Route, APeerConnectionIsServedLocallyAndCountsNotMine) {
+  std::string k = KeyOwnedBy(3, "nm:");
+  ASSERT_FALSE(k.empty());
+  long long before = Stat(node(1)->port(), "cluster", "not_mine");
+  Client c(node(1)->port());
+  EXPECT_EQ(c.cmd("rc_peer tester\r\n"), "OK\r\n");
+  EXPECT_EQ(c.cmd("set " + k + " 0 0 1\r\nq\r\n"), "STORED\r\n");
+  EXPECT_EQ(Stat(node(1)->port(), "cluster", "not_mine"), before + 1);
+  // It went to node 1's own cache, not to the owner.
+  Client owner(node(3)->port());
+  EXPECT_EQ(owner.cmd("get " + k + "\r\n", "END\r\n"), "END\r\n");
+}
+
+TEST_F(Route, StoppedOwnerFailsItsKeysWithinTheTimeoutAndOnlyThose) {
+  std::string mine = KeyOwnedBy(2, "stop:"), other = KeyOwnedBy(1, "live:");
+  ASSERT_FALSE(mine.empty());
+  ASSERT_FALSE(other.empty());
+  Client c(node(0)->port());
+  ASSERT_EQ(c.cmd("set " + mine + " 0 0 1\r\nm\r\n"), "STORED\r\n");
+  ASSERT_EQ(c.cmd("set " + other + " 0 0 1\r\no\r\n"), "STORED\r\n");
+  ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGSTOP));
+  long long t0 = rc_test::now_ms();
+  EXPECT_EQ(c.cmd("get " + mine + "\r\n", "END\r\n"), "END\r\n");  // a miss
+  long long took = rc_test::now_ms() - t0;
+  EXPECT_GE(took, kPeerTimeoutMs - 50);
+  EXPECT_LE(took, kPeerTimeoutMs + 1500);
+  t0 = rc_test::now_ms();
+  EXPECT_EQ(c.cmd("set " + mine + " 0 0 1\r\nn\r\n"), "SERVER_ERROR peer unavailable\r\n");
+  EXPECT_LE(rc_test::now_ms() - t0, kPeerTimeoutMs + 1500);
+  // Other owners' keys are served meanwhile, on another connection.
+  Client d(node(3)->port());
+  t0 = rc_test::now_ms();
+  EXPECT_EQ(d.cmd("get " + other + "\r\n", "END\r\n"), "VALUE " + other + " 0 1\r\no\r\nEND\r\n");
+  EXPECT_LT(rc_test::now_ms() - t0, kPeerTimeoutMs);
+  EXPECT_GT(Stat(node(0)->port(), "cluster", "peer_timeouts"), 0);
+  ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGCONT));
+  ASSERT_TRUE(WaitFor([] { return AliveOnRing(node(0)->port()) == kNodes; }, 10000));
+  // The timed-out set may still have been applied: it waited in the
+  // stopped node's socket buffer (a client's timeout has the same
+  // ambiguity). Either value, and then everything works again.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        Client e(node(0)->port());
+        std::string r = e.cmd("get " + mine + "\r\n", "END\r\n");
+        return r == "VALUE " + mine + " 0 1\r\nm\r\nEND\r\n" ||
+               r == "VALUE " + mine + " 0 1\r\nn\r\nEND\r\n";
+      },
+      5000));
+  Client f(node(1)->port());
+  EXPECT_EQ(f.cmd("set " + mine + " 0 0 1\r\np\r\n"), "STORED\r\n");
+  EXPECT_EQ(c.cmd("get " + mine + "\r\n", "END\r\n"), "VALUE " + mine + " 0 1\r\np\r\nEND\r\n");
+}
+
+TEST_F(Route, KilledOwnersKeysGoToTheNextOwnerAndNothingHangs) {
+  std::string k = KeyOwnedBy(4, "dead:");
+  ASSERT_FALSE(k.empty());
+  Client c(node(1)->port());
+  ASSERT_EQ(c.cmd("set " + k + " 0 0 1\r\nd\r\n"), "STORED\r\n");
+  node(4)->signal(SIGKILL);
+  node(4)->wait_exit(2000);
+  // Until death is detected: a miss or an error, quickly (refused).
+  long long t0 = rc_test::now_ms();
+  std::string r = c.cmd("get " + k + "\r\n", "END\r\n");
+  EXPECT_EQ(r, "END\r\n");
+  EXPECT_LT(rc_test::now_ms() - t0, kPeerTimeoutMs + 1500);
+  // Every survivor must have dropped it: until then a node that has not
+  // still sends the key to the dead owner (and answers a miss).
+  ASSERT_TRUE(WaitFor(
+      [] {
+        for (int i = 0; i < kNodes - 1; i++)
+          if (AliveOnRing(node(i)->port()) != kNodes - 1) return false;
+        return true;
+      },
+      kDeadBoundMs));
+  // Then the next owner serves it: a miss, then stored and read back
+  // through any node.
+  std::string next = Owner(node(1)->port(), k);
+  EXPECT_NE(next, Addr(node(4)));
+  EXPECT_EQ(c.cmd("get " + k + "\r\n", "END\r\n"), "END\r\n");
+  EXPECT_EQ(c.cmd("set " + k + " 0 0 2\r\nd2\r\n"), "STORED\r\n");
+  Client e(node(3)->port());
+  EXPECT_EQ(e.cmd("get " + k + "\r\n", "END\r\n"), "VALUE " + k + " 0 2\r\nd2\r\nEND\r\n");
+}
+
+TEST(RouteOptions, RouteAndPeerTimeoutAreValidated) {
+  for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
+           {"--route", "sideways"}, {"--peer-timeout", "0"}, {"--peer-timeout", "x"}}) {
+    std::vector<std::string> argv = {rc_test::ringcached_path(), "-p", "0", "-l", "127.0.0.1"};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    auto r = rc_dt::run_program(rc_dt::with_user(argv));
+    EXPECT_TRUE(r.exited_ok() && r.exit_code() != 0) << bad[1] << " " << r.describe();
+    EXPECT_NE(r.err.find(bad[0]), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
