@@ -255,6 +255,13 @@ static bool link_replies(struct link *l)
             LOG_AT(1, "peer %s: garbage in a reply\n", l->addr);
             return false;
         }
+        if (r->ref == NULL &&
+            (rep.len != 4 || memcmp(l->in + off, "OK\r\n", 4) != 0)) {
+            /* rc_peer refused (an old version, or -S/-Y wanting
+             * authentication first): nothing on this link can work. */
+            LOG_AT(1, "peer %s: refused rc_peer\n", l->addr);
+            return false;
+        }
         done = fifo_pop(l);
         deliver(&done, l->in + off, rep.relay_len);
         off += rep.len;
