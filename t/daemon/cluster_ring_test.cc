@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
 
+#include "cluster_util.h"
 #include "daemon_util.h"
 #include "harness.h"
 
@@ -26,10 +27,6 @@ namespace {
 using rc_test::Client;
 using rc_test::Daemon;
 
-const std::vector<std::string> kTimings = {
-    "--gossip-probe-interval", "100", "--gossip-probe-timeout", "50",
-    "--gossip-interval",       "50",  "--gossip-push-pull-interval", "1000",
-};
 constexpr int kNodes = 5;
 constexpr int kDeadBoundMs = 8000;
 
@@ -69,15 +66,6 @@ Ring GetRing(int port) {
     }
   }
   return r;
-}
-
-bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
-  long long end = rc_test::now_ms() + timeout_ms;
-  while (rc_test::now_ms() < end) {
-    if (cond()) return true;
-    rc_test::sleep_ms(50);
-  }
-  return cond();
 }
 
 // `cluster owner` for every key, pipelined on one connection.
@@ -127,28 +115,19 @@ std::vector<std::string> LibmemcachedOwners(const std::string& config,
 class ClusterRing : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gossip_ = new std::vector<int>(kNodes);
-    nodes_ = new std::vector<std::unique_ptr<Daemon>>(kNodes);
-    for (int i = 0; i < kNodes; i++) (*gossip_)[i] = rc_test::find_free_port();
-    for (int i = 0; i < kNodes; i++) Start(i);
+    nodes_ = new rc_ct::Nodes(kNodes, "n", [](int i) {
+      return i >= 3 ? std::vector<std::string>{"--weight", "2"} : std::vector<std::string>{};
+    });
   }
   static void TearDownTestSuite() {
     delete nodes_;
-    delete gossip_;
-  }
-  static void Start(int i) {
-    std::vector<std::string> args = {"--node-name", "n" + std::to_string(i), "--gossip-port",
-                                      std::to_string((*gossip_)[i])};
-    args.insert(args.end(), kTimings.begin(), kTimings.end());
-    if (i >= 3) args.insert(args.end(), {"--weight", "2"});
-    if (i > 0) args.insert(args.end(), {"--join", "127.0.0.1:" + std::to_string((*gossip_)[0])});
-    (*nodes_)[i] = rc_dt::start_daemon(args);
+    nodes_ = nullptr;
   }
   void SetUp() override {
     for (int i = 0; i < kNodes; i++) ASSERT_NE(node(i), nullptr) << "node " << i;
   }
-  static Daemon* node(int i) { return (*nodes_)[i].get(); }
-  static bool Running(int i) { return node(i) != nullptr && !node(i)->exited(); }
+  static Daemon* node(int i) { return nodes_->node(i); }
+  static bool Running(int i) { return nodes_->running(i); }
   // Every running node's ring has exactly `want` members, all alive.
   static bool RingsHave(size_t want) {
     for (int i = 0; i < kNodes; i++) {
@@ -161,14 +140,12 @@ class ClusterRing : public ::testing::Test {
     return true;
   }
 
-  static std::vector<int>* gossip_;
-  static std::vector<std::unique_ptr<Daemon>>* nodes_;
+  static rc_ct::Nodes* nodes_;
 };
-std::vector<int>* ClusterRing::gossip_ = nullptr;
-std::vector<std::unique_ptr<Daemon>>* ClusterRing::nodes_ = nullptr;
+rc_ct::Nodes* ClusterRing::nodes_ = nullptr;
 
 TEST_F(ClusterRing, EveryNodeShowsTheSameRingWithWeightsAndPoints) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   Ring first = GetRing(node(0)->port());
   for (int i = 1; i < kNodes; i++) EXPECT_EQ(GetRing(node(i)->port()).raw, first.raw) << i;
   // Weights 1,1,1,2,2 (W = 7): 1/7 * 40 * 5 = 28.6 -> 112 points,
@@ -189,7 +166,7 @@ TEST_F(ClusterRing, EveryNodeShowsTheSameRingWithWeightsAndPoints) {
 }
 
 TEST_F(ClusterRing, LibmemcachedFromTheConfigLineAgreesWithClusterOwnerOnEveryNode) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   std::vector<std::string> keys = Keys(3000);
   Ring r = GetRing(node(2)->port());
   std::vector<std::string> lib = LibmemcachedOwners(r.config, keys);
@@ -217,7 +194,7 @@ TEST_F(ClusterRing, LibmemcachedFromTheConfigLineAgreesWithClusterOwnerOnEveryNo
 // builds a client that agrees with `cluster owner`, and its host lists
 // name every member.
 TEST_F(ClusterRing, ClientConfigToolPrintsWhatLibmemcachedRoutesBy) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   const char* srcdir = getenv("srcdir");  // set by automake's test driver
   std::string tool = std::string(srcdir ? srcdir : "..") + "/contrib/ringcached-clients";
   auto r = rc_dt::run_program({"/bin/bash", tool, "127.0.0.1:" + std::to_string(node(4)->port())});
@@ -241,7 +218,7 @@ TEST_F(ClusterRing, ClientConfigToolPrintsWhatLibmemcachedRoutesBy) {
 }
 
 TEST_F(ClusterRing, OwnerNamesItselfAndCommandsAreChecked) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   std::vector<std::string> keys = Keys(200);
   std::vector<std::string> owners = Owners(node(1)->port(), keys);
   std::string me = "127.0.0.1:" + std::to_string(node(1)->port());
@@ -263,7 +240,7 @@ TEST_F(ClusterRing, OwnerNamesItselfAndCommandsAreChecked) {
 }
 
 TEST_F(ClusterRing, SuspectStaysOnTheRingDeadLeavesAndItsKeysMoveOn) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   std::vector<std::string> keys = Keys(2000);
   std::string victim = "127.0.0.1:" + std::to_string(node(2)->port());
   std::vector<std::string> before = Owners(node(0)->port(), keys);
@@ -301,15 +278,15 @@ TEST_F(ClusterRing, SuspectStaysOnTheRingDeadLeavesAndItsKeysMoveOn) {
   EXPECT_GT(moved_from_victim, 0u);
   // Back: it refutes its death and returns to the ring.
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGCONT));
-  EXPECT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  EXPECT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   EXPECT_EQ(Owners(node(3)->port(), keys), before);
 }
 
 TEST_F(ClusterRing, KillNineLeavesTheRingEverywhere) {
-  ASSERT_TRUE(WaitFor([] { return RingsHave(kNodes); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes); }, 10000));
   node(4)->signal(SIGKILL);
   node(4)->wait_exit(2000);
-  EXPECT_TRUE(WaitFor([] { return RingsHave(kNodes - 1); }, kDeadBoundMs));
+  EXPECT_TRUE(rc_ct::wait_for([] { return RingsHave(kNodes - 1); }, kDeadBoundMs));
   std::vector<std::string> keys = Keys(1000);
   std::string dead = "127.0.0.1:" + std::to_string(node(4)->port());
   for (int i = 0; i < kNodes - 1; i++) {

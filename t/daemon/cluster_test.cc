@@ -23,6 +23,7 @@
 
 #include "cluster/gossip_crypto.h"
 #include "cluster/gossip_wire.h"
+#include "cluster_util.h"
 #include "daemon_util.h"
 #include "harness.h"
 
@@ -31,12 +32,7 @@ namespace {
 using rc_test::Client;
 using rc_test::Daemon;
 
-// Short timings: probe every 100 ms; the smallest suspicion timeout is
-// then 4 * 100 ms = 400 ms, the largest 6 times that.
-const std::vector<std::string> kTimings = {
-    "--gossip-probe-interval", "100", "--gossip-probe-timeout", "50",
-    "--gossip-interval",       "50",  "--gossip-push-pull-interval", "1000",
-};
+const std::vector<std::string>& kTimings = rc_ct::fast_timings();
 constexpr int kDeadBoundMs = 8000;  // 2.4 s suspicion + probing + slack
 
 struct Member {
@@ -61,15 +57,6 @@ std::map<std::string, Member> View(int port) {
     at = eol;
   }
   return v;
-}
-
-bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
-  long long end = rc_test::now_ms() + timeout_ms;
-  while (rc_test::now_ms() < end) {
-    if (cond()) return true;
-    rc_test::sleep_ms(50);
-  }
-  return cond();
 }
 
 struct Node {
@@ -126,7 +113,7 @@ class ClusterTest : public ::testing::Test {
 std::vector<Node>* ClusterTest::nodes_ = nullptr;
 
 TEST_F(ClusterTest, FiveNodesFormOneClusterThroughOneSeed) {
-  bool formed = WaitFor(
+  bool formed = rc_ct::wait_for(
       [] {
         for (int i = 0; i < 5; i++) {
           auto v = View(node(i).d->port());
@@ -147,7 +134,7 @@ TEST_F(ClusterTest, FiveNodesFormOneClusterThroughOneSeed) {
 }
 
 TEST_F(ClusterTest, PausedShorterThanSuspicionIsNeverDead) {
-  ASSERT_TRUE(WaitFor([] { return AllSee("node1", "alive"); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return AllSee("node1", "alive"); }, 10000));
   pid_t pid = node(1).d->pid();
   bool ever_dead = false;
   auto seen_dead = [] {
@@ -174,32 +161,32 @@ TEST_F(ClusterTest, PausedShorterThanSuspicionIsNeverDead) {
 }
 
 TEST_F(ClusterTest, KillNineIsDeadEverywhereWithinTheBound) {
-  ASSERT_TRUE(WaitFor([] { return AllSee("node4", "alive"); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return AllSee("node4", "alive"); }, 10000));
   long long t0 = rc_test::now_ms();
   node(4).d->signal(SIGKILL);
   node(4).d->wait_exit(2000);
-  bool dead = WaitFor([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs);
+  bool dead = rc_ct::wait_for([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs);
   long long took = rc_test::now_ms() - t0;
   EXPECT_TRUE(dead) << "not dead everywhere after " << took << " ms";
   printf("kill -9: dead everywhere after %lld ms (bound %d ms)\n", took, kDeadBoundMs);
 }
 
 TEST_F(ClusterTest, RestartWithTheSameNameIsAliveWithAHigherIncarnation) {
-  ASSERT_TRUE(WaitFor([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs));
+  ASSERT_TRUE(rc_ct::wait_for([] { return AllSee("node4", "dead", 4); }, kDeadBoundMs));
   unsigned before = View(node(0).d->port())["node4"].incarnation;
   node(4).d = StartNode("node4", node(4).gossip_port,
                         {"--join", "127.0.0.1:" + std::to_string(node(0).gossip_port)});
   ASSERT_NE(node(4).d, nullptr);
-  EXPECT_TRUE(WaitFor([] { return AllSee("node4", "alive"); }, 10000));
+  EXPECT_TRUE(rc_ct::wait_for([] { return AllSee("node4", "alive"); }, 10000));
   for (int i = 0; i < 4; i++)
     EXPECT_GT(View(node(i).d->port())["node4"].incarnation, before) << node(i).name;
 }
 
 TEST_F(ClusterTest, SigtermShowsLeft) {
-  ASSERT_TRUE(WaitFor([] { return AllSee("node2", "alive"); }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return AllSee("node2", "alive"); }, 10000));
   node(2).d->signal(SIGTERM);
   EXPECT_TRUE(WIFEXITED(node(2).d->wait_exit(5000)));
-  EXPECT_TRUE(WaitFor([] { return AllSee("node2", "left", 2); }, 3000));
+  EXPECT_TRUE(rc_ct::wait_for([] { return AllSee("node2", "left", 2); }, 3000));
   // And it never turns dead afterwards.
   rc_test::sleep_ms(1500);
   EXPECT_TRUE(AllSee("node2", "left", 2));
@@ -242,7 +229,7 @@ void ExpectOutsiderStaysOut(const std::vector<std::string>& inside,
     }
     return true;
   };
-  ASSERT_TRUE(WaitFor(all_alive, 10000));
+  ASSERT_TRUE(rc_ct::wait_for(all_alive, 10000));
   std::string seeds;
   for (auto& n : ns) seeds += (seeds.empty() ? "" : ",") + ("127.0.0.1:" + std::to_string(n.gossip_port));
   std::vector<std::string> args = outside;
@@ -258,7 +245,7 @@ void ExpectOutsiderStaysOut(const std::vector<std::string>& inside,
   }
   // (Within a few seconds: on a loaded machine a 100 ms probe can miss and
   // make a member suspect for a moment; it refutes.)
-  EXPECT_TRUE(WaitFor(all_alive, 5000));
+  EXPECT_TRUE(rc_ct::wait_for(all_alive, 5000));
   auto mine = View(intruder->port());
   EXPECT_EQ(1u, mine.size()) << "the intruder sees only itself";
   // The insiders counted what they dropped.
@@ -312,7 +299,7 @@ TEST(ClusterRobustness, GossipPortSurvivesJunk) {
   // Names go into text replies: one that would forge lines is refused.
   auto bad = StartNode("evil\r\nEND", rc_test::find_free_port(), {});
   EXPECT_EQ(nullptr, bad);
-  ASSERT_TRUE(WaitFor(two_alive, 10000));
+  ASSERT_TRUE(rc_ct::wait_for(two_alive, 10000));
   long data0 = VmDataKb(a->pid());
   int u = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
@@ -341,10 +328,10 @@ TEST(ClusterRobustness, GossipPortSurvivesJunk) {
   // While the junk holds its connections, a new node joins through a.
   auto c3 = StartNode("c", rc_test::find_free_port(), {"--join", "127.0.0.1:" + std::to_string(g0)});
   ASSERT_NE(c3, nullptr);
-  EXPECT_TRUE(WaitFor([&] { return View(a->port())["c"].state == "alive"; }, 8000))
+  EXPECT_TRUE(rc_ct::wait_for([&] { return View(a->port())["c"].state == "alive"; }, 8000))
       << "a join was shut out by connections held open";
   for (int fd : fds) close(fd);
-  EXPECT_TRUE(WaitFor([&] {
+  EXPECT_TRUE(rc_ct::wait_for([&] {
     auto v = View(a->port());
     return v["a"].state == "alive" && v["b"].state == "alive" && v["c"].state == "alive";
   }, 5000));
@@ -465,16 +452,19 @@ TEST(ClusterRobustness, FloodOfFreshNamesIsCappedAndTheNodeKeepsAnswering) {
   auto real_alive = [&] {
     return View(a->port())["b"].state == "alive" && View(b->port())["a"].state == "alive";
   };
-  ASSERT_TRUE(WaitFor(real_alive, 10000));
+  ASSERT_TRUE(rc_ct::wait_for(real_alive, 10000));
   for (int i = 0; i < 4; i++) {
     size_t reply = PushPull(g0, FloodMessage("flood", "flood" + std::to_string(i), 65536));
     EXPECT_GT(reply, 0u) << "push-pull " << i << " was not answered";
-    EXPECT_TRUE(real_alive()) << "after push-pull " << i;
+    // Alive, or back to alive within seconds: on a loaded machine one
+    // 100 ms probe may miss while the node digests 2.3 MB, and the peer
+    // refutes the suspicion (ExpectOutsiderStaysOut allows the same).
+    EXPECT_TRUE(rc_ct::wait_for(real_alive, 5000)) << "after push-pull " << i;
   }
   Client c(a->port());
   std::map<std::string, std::string> st;
   // The counters in `stats cluster` are at most a second old.
-  WaitFor([&] {
+  rc_ct::wait_for([&] {
     st = rc_dt::stats(c, "cluster");
     return rc_dt::stat_num(st, "members_refused") >= 4 * 65536 - 100;
   }, 5000);
@@ -486,7 +476,7 @@ TEST(ClusterRobustness, FloodOfFreshNamesIsCappedAndTheNodeKeepsAnswering) {
   // The real peer is probed and stays alive for a while yet (probes go on
   // at 100 ms among the fake members, whose probes all fail).
   rc_test::sleep_ms(1000);
-  EXPECT_TRUE(WaitFor(real_alive, 5000));
+  EXPECT_TRUE(rc_ct::wait_for(real_alive, 5000));
   EXPECT_EQ("STORED\r\n", c.cmd("set k 0 0 1\r\nv\r\n"));
   // A real join still gets through: the two real members fit (b, a).
   EXPECT_EQ(View(b->port()).count("a"), 1u);

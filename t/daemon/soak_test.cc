@@ -56,6 +56,7 @@
 #include <gtest/gtest.h>
 
 #include "bin_util.h"
+#include "cluster_util.h"
 #include "daemon_util.h"
 #include "harness.h"
 
@@ -1043,15 +1044,6 @@ bool AllAlive(std::vector<Node>& ns) {
   return true;
 }
 
-bool WaitFor(const std::function<bool()>& cond, int timeout_ms) {
-  long long end = rc_test::now_ms() + timeout_ms;
-  while (rc_test::now_ms() < end) {
-    if (cond()) return true;
-    rc_test::sleep_ms(50);
-  }
-  return cond();
-}
-
 // Light load on one node: get after set on own keys over one connection,
 // plus stats and cluster members.  On a survivor any failure counts; on
 // the node that gets killed, a broken connection is expected, and a new
@@ -1111,7 +1103,7 @@ TEST(Soak, ClusterWithKillNine) {
     ASSERT_NE(ns[i].d, nullptr) << ns[i].name << " did not start";
     ns[i].port = ns[i].d->port();
   }
-  ASSERT_TRUE(WaitFor([&] { return AllAlive(ns); }, 15000)) << "three nodes never formed a cluster";
+  ASSERT_TRUE(rc_ct::wait_for([&] { return AllAlive(ns); }, 15000)) << "three nodes never formed a cluster";
 
   std::atomic<bool> stop{false};
   Errors errors;
@@ -1162,7 +1154,7 @@ TEST(Soak, ClusterWithKillNine) {
   EXPECT_GT(ops.load(), 0u);
   EXPECT_EQ(0, errors.count()) << errors.text();
   // The restarted node is back in everyone's view, and everyone answers.
-  EXPECT_TRUE(WaitFor([&] { return AllAlive(ns); }, 15000)) << "the cluster did not heal";
+  EXPECT_TRUE(rc_ct::wait_for([&] { return AllAlive(ns); }, 15000)) << "the cluster did not heal";
   for (auto& n : ns) {
     rc_dt::FdConn c(rc_dt::connect_tcp("127.0.0.1", n.port.load(), 1000));
     EXPECT_EQ(0u, c.cmd("version\r\n").rfind("VERSION ", 0)) << n.name;

@@ -1,0 +1,74 @@
+// Helpers for the suites that run several real nodes (cluster_test,
+// cluster_ring_test, route_test, soak_test): gossip timings short enough
+// for a test, waiting for a condition with a bound, and a set of nodes
+// where node i > 0 joins through node 0.
+#ifndef RC_T_DAEMON_CLUSTER_UTIL_H
+#define RC_T_DAEMON_CLUSTER_UTIL_H
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon_util.h"
+#include "harness.h"
+
+namespace rc_ct {
+
+// Probe every 100 ms: the smallest suspicion timeout is 4 * 100 ms =
+// 400 ms, the largest 6 times that.
+inline const std::vector<std::string>& fast_timings() {
+  static const std::vector<std::string> t = {
+      "--gossip-probe-interval", "100", "--gossip-probe-timeout", "50",
+      "--gossip-interval",       "50",  "--gossip-push-pull-interval", "1000",
+  };
+  return t;
+}
+
+// Polls cond every 50 ms for at most timeout_ms; its last answer.
+inline bool wait_for(const std::function<bool()>& cond, int timeout_ms) {
+  long long end = rc_test::now_ms() + timeout_ms;
+  while (rc_test::now_ms() < end) {
+    if (cond()) return true;
+    rc_test::sleep_ms(50);
+  }
+  return cond();
+}
+
+// n daemons named prefix0..; node i > 0 joins through node 0. args(i)
+// adds each node's own options.
+class Nodes {
+ public:
+  Nodes(int n, std::string prefix, std::function<std::vector<std::string>(int)> args)
+      : prefix_(std::move(prefix)), args_(std::move(args)), gossip_(n), d_(n) {
+    for (int i = 0; i < n; i++) gossip_[i] = rc_test::find_free_port();
+    for (int i = 0; i < n; i++) start(i);
+  }
+  void start(int i) {
+    std::vector<std::string> a = {"--node-name", prefix_ + std::to_string(i), "--gossip-port",
+                                  std::to_string(gossip_[i])};
+    a.insert(a.end(), fast_timings().begin(), fast_timings().end());
+    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip_[0])});
+    std::vector<std::string> own = args_(i);
+    a.insert(a.end(), own.begin(), own.end());
+    d_[i] = rc_dt::start_daemon(a);
+  }
+  rc_test::Daemon* node(int i) const { return d_[i].get(); }
+  bool running(int i) const { return d_[i] != nullptr && !d_[i]->exited(); }
+  int size() const { return (int)d_.size(); }
+  int live() const {
+    int n = 0;
+    for (int i = 0; i < size(); i++) n += running(i);
+    return n;
+  }
+
+ private:
+  std::string prefix_;
+  std::function<std::vector<std::string>(int)> args_;
+  std::vector<int> gossip_;
+  std::vector<std::unique_ptr<rc_test::Daemon>> d_;
+};
+
+}  // namespace rc_ct
+
+#endif
