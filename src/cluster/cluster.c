@@ -582,5 +582,8 @@ void cluster_stop(unsigned timeout_ms)
     last = rcu_xchg_pointer(&current, NULL);
     synchronize_rcu();
     TSAN_ACQUIRE(&tsan_grace_token);
+    if (last != NULL) {
+        cluster_ring_detach(last);  /* the ring goes with the last view */
+    }
     free(last);
 }
