@@ -162,12 +162,10 @@ static void deliver(struct peer_req *r, const char *s, size_t n)
  * memcached client does for a dead server), an error for anything else. */
 static void fail_one(struct peer_req *r)
 {
-    static const char err[] = "SERVER_ERROR peer unavailable\r\n";
-
     if (r->kind == PEER_REPLY_GET) {
         deliver(r, "", 0);
     } else {
-        deliver(r, err, sizeof(err) - 1);
+        deliver(r, PEER_UNAVAILABLE, sizeof(PEER_UNAVAILABLE) - 1);
     }
 }
 

@@ -36,6 +36,9 @@
 extern "C" {
 #endif
 
+/* What a forwarded non-get gets when its owner cannot answer. */
+#define PEER_UNAVAILABLE "SERVER_ERROR peer unavailable\r\n"
+
 struct peer_options {
     unsigned timeout_ms;          /* --peer-timeout */
 };

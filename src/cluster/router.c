@@ -49,7 +49,6 @@ void router_forward(struct conn *c, const char *addr, const char *req,
                     size_t n, const char *value, size_t vlen,
                     enum peer_reply_kind kind, bool drop)
 {
-    static const char err[] = "SERVER_ERROR peer unavailable\r\n";
     uint64_t hole = conn_hole(c);
 
     if (hole == 0) {
@@ -61,7 +60,7 @@ void router_forward(struct conn *c, const char *addr, const char *req,
     if (kind == PEER_REPLY_GET || drop) {
         conn_fill(c, hole, "", 0);
     } else {
-        conn_fill(c, hole, err, sizeof(err) - 1);
+        conn_fill(c, hole, PEER_UNAVAILABLE, sizeof(PEER_UNAVAILABLE) - 1);
     }
 }
 

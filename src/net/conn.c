@@ -374,9 +374,9 @@ void conn_ref_put(struct conn_ref *r)
 
 uint64_t conn_hole(struct conn *c)
 {
-    uint64_t id = c->kind == CONN_UDP ? 0 : outq_hole(&c->out);
+    uint64_t id = outq_hole(&c->out);   /* callers check capability */
 
-    if (id == 0 && c->kind != CONN_UDP) {
+    if (id == 0) {
         set_state(c, CONN_CLOSING);
     }
     return id;

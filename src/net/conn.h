@@ -174,8 +174,8 @@ struct conn_ref {
 /* A reference to c's conn_ref (made on first use); NULL if out of memory. */
 struct conn_ref *conn_ref_get(struct conn *c);
 void conn_ref_put(struct conn_ref *r);
-/* Reserves the place of a reply that comes later; 0 if it cannot (out of
- * memory: the connection closes; UDP: not supported, answer locally). */
+/* Reserves the place of a reply that comes later (only where
+ * conn_hole_capable); 0 if out of memory, and the connection closes. */
 uint64_t conn_hole(struct conn *c);
 /* Puts the reply in its place and wakes the connection to write it. A
  * hole that is gone (discarded) takes nothing. */

@@ -67,16 +67,17 @@ static void free_blocks(struct outblock *b)
     }
 }
 
-/* Frees the fills whose iovec is below `below` (all: SIZE_MAX) and moves
- * the others' indexes down by shift. */
-static void release_fills(struct outq *q, size_t below, size_t shift)
+/* Frees the fills whose iovec is in [from, to) and moves the others'
+ * indexes down by shift. */
+static void release_fills(struct outq *q, size_t from, size_t to,
+                          size_t shift)
 {
     struct outfill **p = &q->fills;
 
     while (*p != NULL) {
         struct outfill *f = *p;
 
-        if (f->iov < below) {
+        if (f->iov >= from && f->iov < to) {
             *p = f->next;
             free(f);
         } else {
@@ -91,7 +92,7 @@ void outq_reset(struct outq *q)
     struct outblock *b = q->blocks;
     size_t i;
 
-    release_fills(q, SIZE_MAX, 0);
+    release_fills(q, 0, SIZE_MAX, 0);
     q->nholes = 0;                /* their ids are never reused */
     for (i = 0; i < q->nheld; i++) {
         item_put(q->held[i]);
@@ -376,21 +377,7 @@ void outq_discard(struct outq *q)
     while (q->nholes > 0 && q->holes[q->nholes - 1].iov >= q->niov) {
         q->nholes--;              /* dropped with what followed them */
     }
-    {
-        /* Fills of holes made after the checkpoint. */
-        struct outfill **p = &q->fills;
-
-        while (*p != NULL) {
-            struct outfill *f = *p;
-
-            if (f->iov >= q->niov) {
-                *p = f->next;
-                free(f);
-            } else {
-                p = &f->next;
-            }
-        }
-    }
+    release_fills(q, q->niov, SIZE_MAX, 0);  /* holes made after it */
     while (q->nmarks > 0 && q->marks[q->nmarks - 1] > q->niov) {
         q->nmarks--;
     }
@@ -450,7 +437,7 @@ static void compact(struct outq *q)
     for (i = 0; i < q->nholes; i++) {
         q->holes[i].iov -= shift;  /* open holes are never written */
     }
-    release_fills(q, shift, shift);
+    release_fills(q, 0, shift, shift);
 }
 
 int outq_flush(struct outq *q, outq_writev_fn fn, void *ctx, size_t *written)
