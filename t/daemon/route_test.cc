@@ -330,6 +330,10 @@ TEST_F(Route, StoppedOwnerFailsItsKeysWithinTheTimeoutAndOnlyThose) {
   EXPECT_GT(Stat(node(0)->port(), "cluster", "peer_timeouts"), 0);
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGCONT));
   ASSERT_TRUE(rc_ct::wait_for([] { return AliveOnRing(node(0)->port()) == kNodes; }, 10000));
+  // The resumed owner first runs what waited in its socket buffers, the
+  // timed-out set among them (doc/cluster.md); give it that time before
+  // writing anew, or that older write could land after the new one.
+  rc_test::sleep_ms(1000);
   // The timed-out set may still have been applied: it waited in the
   // stopped node's socket buffer (a client's timeout has the same
   // ambiguity). Either value, and then everything works again.
