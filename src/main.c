@@ -24,6 +24,7 @@
 #include "cache/crawler.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "cluster/peer_auth.h"
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "net/listener.h"
@@ -308,6 +309,7 @@ int main(int argc, char **argv)
      * (rcu_barrier) before it frees the slabs' state. */
     listener_teardown();
     worker_teardown();
+    peer_auth_teardown();
     crawler_stop();
     cache_teardown();
     auth_teardown();

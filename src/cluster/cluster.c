@@ -32,6 +32,7 @@
 #include "cluster/cluster_addr.h"
 #include "cluster/cluster_meta.h"
 #include "cluster/cluster_ring.h"
+#include "cluster/peer_auth.h"
 #include "cluster/cluster_stream.h"
 #include "cluster/gossip_crypto.h"
 #include "util/hostport.h"
@@ -444,6 +445,7 @@ static int configure(const struct cluster_options *o)
         return -1;
     }
     cl.cfg.keyring = cl.keyring;
+    peer_auth_setup(cl.keyring);  /* it owns the keyring from now on */
     if (o->max_members != 0) {
         cl.cfg.max_members = o->max_members;
     }
@@ -578,7 +580,9 @@ void cluster_stop(unsigned timeout_ms)
     close(cl.tcp_fd);
     close(cl.wake_fd);
     gossip_destroy(&cl.g);
-    gossip_keyring_destroy(&cl.keyring);
+    /* peer_auth owns the keyring: workers still check peers until they
+     * stop (peer_auth_teardown). */
+    cl.keyring = NULL;
     last = rcu_xchg_pointer(&current, NULL);
     synchronize_rcu();
     TSAN_ACQUIRE(&tsan_grace_token);

@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <xxhash.h>
 
@@ -300,4 +301,16 @@ enum gossip_open_status gossip_open(const struct gossip_keyring *kr,
         }
     }
     return GOSSIP_OPEN_AUTH;
+}
+
+bool gossip_keyring_hmac(const struct gossip_keyring *kr, size_t i,
+                         const void *msg, size_t n, uint8_t out[32])
+{
+    unsigned int len = 0;
+
+    if (kr == NULL || i >= kr->n) {
+        return false;
+    }
+    return HMAC(EVP_sha256(), kr->keys[i], GOSSIP_KEY_LEN, msg, n, out,
+                &len) != NULL && len == 32;
 }

@@ -72,6 +72,11 @@ size_t gossip_keyring_count(const struct gossip_keyring *kr);
 int gossip_keyring_parse(struct gossip_keyring *kr, const char *text,
                          size_t len);
 
+/* HMAC-SHA256 of msg under key i (0 is the primary): for authenticating
+ * peer connections (peer_auth.h). False when there is no key i. */
+bool gossip_keyring_hmac(const struct gossip_keyring *kr, size_t i,
+                         const void *msg, size_t n, uint8_t out[32]);
+
 enum gossip_open_status {
     GOSSIP_OPEN_OK = 0,
     GOSSIP_OPEN_MALFORMED,        /* too short, unknown mode */

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "cluster/cluster.h"
+#include "cluster/peer_auth.h"
 #include "net/worker.h"
 #include "util/hostport.h"
 #include "util/log.h"
@@ -36,19 +37,27 @@ struct peer_req {
     struct conn_ref *ref;         /* NULL: the handshake */
     uint64_t hole;
     uint64_t deadline_ms;
+    const char *fail;             /* the reply if the owner cannot answer */
+    uint32_t fail_len;
+    bool fail_owned;              /* fail is this request's heap copy */
     uint8_t kind;                 /* enum peer_reply_kind */
+    uint8_t opcode;               /* binary: the client's opcode */
     bool drop;
 };
 
 struct link {
     char addr[LINK_ADDR_MAX];
+    bool binary;                  /* a binary link (see peer.h) */
     int fd;                       /* -1: not connected */
     bool connecting;
+    bool ready;                   /* handshake done: requests may go */
+    bool challenged;              /* sent rc_auth, waiting for its OK */
     bool write_queued;            /* the write event is active */
     struct event *ev, *timer;
     struct pool *pool;
-    char *out;
+    char *out;                    /* the handshake, then requests */
     size_t out_len, out_cap, out_sent;
+    size_t hello_len;             /* out[0..hello_len) is the handshake */
     char *in;
     size_t in_len, in_cap;
     struct peer_req *fifo;        /* ring buffer */
@@ -156,17 +165,17 @@ static void deliver(struct peer_req *r, const char *s, size_t n)
         conn_fill(r->ref->c, r->hole, r->drop ? "" : s, r->drop ? 0 : n);
     }
     conn_ref_put(r->ref);
+    if (r->fail_owned) {
+        free((char *)r->fail);
+    }
 }
 
-/* What a client of an unreachable owner gets: a miss for a read (as a
- * memcached client does for a dead server), an error for anything else. */
+/* What a client of an unreachable owner gets: what the router chose (a
+ * miss for a read, as a memcached client has for a dead server, an error
+ * for anything else). */
 static void fail_one(struct peer_req *r)
 {
-    if (r->kind == PEER_REPLY_GET) {
-        deliver(r, "", 0);
-    } else {
-        deliver(r, PEER_UNAVAILABLE, sizeof(PEER_UNAVAILABLE) - 1);
-    }
+    deliver(r, r->fail, r->fail_len);
 }
 
 static void link_arm(struct link *l);
@@ -193,8 +202,9 @@ static void link_fail(struct link *l, bool timeout)
     }
     evtimer_del(l->timer);
     l->connecting = false;
+    l->ready = l->challenged = false;
     l->write_queued = false;
-    l->out_len = l->out_sent = 0;
+    l->out_len = l->out_sent = l->hello_len = 0;
     l->in_len = 0;
 }
 
@@ -212,8 +222,12 @@ static void link_want(struct link *l, short flags)
 
 static bool link_write(struct link *l)
 {
-    while (l->out_sent < l->out_len) {
-        ssize_t n = send(l->fd, l->out + l->out_sent, l->out_len - l->out_sent,
+    /* Until the handshake is answered only the handshake goes: a node
+     * that challenges must see rc_auth before any request. */
+    size_t end = l->ready ? l->out_len : l->hello_len;
+
+    while (l->out_sent < end) {
+        ssize_t n = send(l->fd, l->out + l->out_sent, end - l->out_sent,
                          MSG_NOSIGNAL);
 
         if (n < 0) {
@@ -228,8 +242,48 @@ static bool link_write(struct link *l)
         }
         l->out_sent += (size_t)n;
     }
-    l->out_len = l->out_sent = 0;
+    if (l->ready) {
+        l->out_len = l->out_sent = 0;
+    }
     link_want(l, EV_READ);
+    return true;
+}
+
+/* The node's answer to the handshake: OK, or a challenge (peer_auth.h)
+ * to answer before the held requests. False: this link cannot work. */
+static bool link_hello(struct link *l, const char *line, size_t len)
+{
+    static const char challenge[] = "CHALLENGE ";
+    size_t cl = sizeof(challenge) - 1;
+    char mac[PEER_AUTH_MAC_HEX + 1];
+    char auth[PEER_AUTH_MAC_HEX + 16];
+    int n;
+
+    if (len == 4 && memcmp(line, "OK\r\n", 4) == 0) {
+        fifo_pop(l);
+        l->ready = true;
+        return true;
+    }
+    if (l->challenged || len < cl + 2 || memcmp(line, challenge, cl) != 0 ||
+        !peer_auth_sign(line + cl, len - cl - 2, l->binary, mac)) {
+        /* rc_peer refused (an old version, -S/-Y wanting a cluster key,
+         * a key we do not have): nothing on this link can work. */
+        LOG_AT(1, "peer %s: refused rc_peer: %.*s\n", l->addr,
+               (int)(len > 2 ? len - 2 : 0), line);
+        return false;
+    }
+    n = snprintf(auth, sizeof(auth), "rc_auth %s\r\n", mac);
+    if (n < 0 || (size_t)n >= sizeof(auth) ||
+        !reserve(&l->out, &l->out_cap, l->out_len + (size_t)n)) {
+        return false;
+    }
+    /* Nothing after the handshake has been sent: rc_auth goes first. */
+    memmove(l->out + l->hello_len + n, l->out + l->hello_len,
+            l->out_len - l->hello_len);
+    memcpy(l->out + l->hello_len, auth, (size_t)n);
+    l->out_len += (size_t)n;
+    l->challenged = true;         /* the handshake now waits for OK */
+    l->ready = true;
     return true;
 }
 
@@ -245,23 +299,27 @@ static bool link_replies(struct link *l)
             peer_reply_frame((enum peer_reply_kind)r->kind, l->in + off,
                              l->in_len - off, &rep);
         struct peer_req done;
+        size_t relay = rep.relay_len;
 
         if (st == PEER_REPLY_MORE) {
             break;
         }
-        if (st == PEER_REPLY_GARBAGE) {
+        if (st == PEER_REPLY_GARBAGE ||
+            (r->kind == PEER_REPLY_BINARY &&
+             !peer_reply_binary_relay(l->in + off, rep.len, r->opcode,
+                                      &relay))) {
             LOG_AT(1, "peer %s: garbage in a reply\n", l->addr);
             return false;
         }
-        if (r->ref == NULL &&
-            (rep.len != 4 || memcmp(l->in + off, "OK\r\n", 4) != 0)) {
-            /* rc_peer refused (an old version, or -S/-Y wanting
-             * authentication first): nothing on this link can work. */
-            LOG_AT(1, "peer %s: refused rc_peer\n", l->addr);
-            return false;
+        if (r->ref == NULL) {
+            if (!link_hello(l, l->in + off, rep.len)) {
+                return false;
+            }
+            off += rep.len;
+            continue;
         }
         done = fifo_pop(l);
-        deliver(&done, l->in + off, rep.relay_len);
+        deliver(&done, l->in + off, relay);
         off += rep.len;
     }
     if (l->count == 0 && off < l->in_len) {
@@ -270,6 +328,9 @@ static bool link_replies(struct link *l)
     }
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;
+    if (l->ready && l->out_sent < l->out_len) {
+        link_want(l, EV_READ | EV_WRITE);   /* the held requests */
+    }
     link_arm(l);
     return true;
 }
@@ -364,11 +425,13 @@ static bool link_connect(struct link *l)
     int port = 0, one = 1, fd;
     struct sockaddr_storage ss;
     socklen_t sl;
-    struct peer_req hello = { NULL, 0, 0, PEER_REPLY_LINE, false };
+    struct peer_req hello;
     char line[128];
     int n;
 
     memset(&ss, 0, sizeof(ss));
+    memset(&hello, 0, sizeof(hello));
+    hello.kind = PEER_REPLY_LINE;
     if (hostport_split(l->addr, strlen(l->addr), host, sizeof(host),
                        &port) != 0 || port <= 0) {
         return false;
@@ -401,7 +464,8 @@ static bool link_connect(struct link *l)
     l->connecting = true;
     link_want(l, EV_READ | EV_WRITE);
     /* First line: serve what I send here, whatever your ring says. */
-    n = snprintf(line, sizeof(line), "rc_peer %s\r\n", cluster_self_name());
+    n = snprintf(line, sizeof(line), "rc_peer %s %s\r\n", cluster_self_name(),
+                 l->binary ? "binary" : "text");
     hello.deadline_ms = now_ms() + popts.timeout_ms;
     if (n < 0 || (size_t)n >= sizeof(line) ||
         !reserve(&l->out, &l->out_cap, (size_t)n) || !fifo_push(l, &hello)) {
@@ -409,20 +473,21 @@ static bool link_connect(struct link *l)
         return false;
     }
     memcpy(l->out, line, (size_t)n);
-    l->out_len = (size_t)n;
+    l->out_len = l->hello_len = (size_t)n;
     l->write_queued = true;       /* the connect's EV_WRITE sends it */
     return true;
 }
 
 /* ---- the pool ------------------------------------------------------- */
 
-static struct link *link_of(struct pool *p, const char *addr)
+static struct link *link_of(struct pool *p, const char *addr, bool binary)
 {
     struct link *l;
     size_t i;
 
     for (i = 0; i < p->n; i++) {
-        if (strcmp(p->links[i]->addr, addr) == 0) {
+        if (p->links[i]->binary == binary &&
+            strcmp(p->links[i]->addr, addr) == 0) {
             return p->links[i];
         }
     }
@@ -444,6 +509,7 @@ static struct link *link_of(struct pool *p, const char *addr)
         return NULL;
     }
     snprintf(l->addr, sizeof(l->addr), "%s", addr);
+    l->binary = binary;
     l->fd = -1;
     l->pool = p;
     l->ev = event_new(p->base, -1, 0, on_link, l);
@@ -473,38 +539,56 @@ static struct pool *pool_of(struct conn *c)
     return my_pool;
 }
 
-bool peer_forward(struct conn *c, uint64_t hole, const char *addr,
-                  const char *req, size_t n, const char *value, size_t vlen,
-                  enum peer_reply_kind kind, bool drop)
+bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
 {
     struct pool *p = pool_of(c);
-    struct link *l = p != NULL ? link_of(p, addr) : NULL;
+    struct link *l = p != NULL ? link_of(p, q->addr, q->binary) : NULL;
     struct peer_req r;
 
     if (l == NULL || (l->fd < 0 && !link_connect(l))) {
         count(&totals.errors);
         return false;
     }
-    if (!reserve(&l->out, &l->out_cap, l->out_len + n + vlen)) {
+    if (!reserve(&l->out, &l->out_cap, l->out_len + q->n + q->vlen)) {
         return false;
+    }
+    memset(&r, 0, sizeof(r));
+    r.fail = q->fail;
+    r.fail_len = (uint32_t)q->fail_len;
+    if (!q->fail_static && q->fail_len > 0) {
+        char *copy = malloc(q->fail_len);
+
+        if (copy == NULL) {
+            return false;
+        }
+        memcpy(copy, q->fail, q->fail_len);
+        r.fail = copy;
+        r.fail_owned = true;
     }
     r.ref = conn_ref_get(c);
     if (r.ref == NULL) {
+        if (r.fail_owned) {
+            free((char *)r.fail);
+        }
         return false;
     }
     r.hole = hole;
-    r.kind = (uint8_t)kind;
-    r.drop = drop;
+    r.kind = (uint8_t)q->kind;
+    r.opcode = q->opcode;
+    r.drop = q->drop;
     r.deadline_ms = now_ms() + popts.timeout_ms;
     if (!fifo_push(l, &r)) {
         conn_ref_put(r.ref);
+        if (r.fail_owned) {
+            free((char *)r.fail);
+        }
         return false;
     }
-    memcpy(l->out + l->out_len, req, n);
-    if (vlen > 0) {
-        memcpy(l->out + l->out_len + n, value, vlen);
+    memcpy(l->out + l->out_len, q->req, q->n);
+    if (q->vlen > 0) {
+        memcpy(l->out + l->out_len + q->n, q->value, q->vlen);
     }
-    l->out_len += n + vlen;
+    l->out_len += q->n + q->vlen;
     count(&totals.forwarded);
     if (!evtimer_pending(l->timer, NULL)) {
         link_arm(l);              /* the oldest request's deadline */

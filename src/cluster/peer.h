@@ -15,9 +15,12 @@
  * its connection closed; the next request reconnects. Nothing waits
  * longer than the timeout.
  *
- * On connect the first line is "rc_peer <node-name>": the other node then
- * serves everything on this connection locally, whatever its own ring
- * says, so two nodes with different views never bounce a request.
+ * A worker has up to two links per peer: text (text and meta requests)
+ * and binary (binary packets, passed through). On connect the first line
+ * is "rc_peer <node-name> text|binary": the other node then serves
+ * everything on the connection locally, whatever its own ring says, so
+ * two nodes with different views never bounce a request, and a binary
+ * link switches to the binary protocol after the handshake.
  *
  * Threads: everything here runs on the calling worker's thread; the
  * counters are relaxed atomics summed by `stats cluster`.
@@ -36,22 +39,39 @@
 extern "C" {
 #endif
 
-/* What a forwarded non-get gets when its owner cannot answer. */
+/* What a forwarded text or meta write gets when its owner cannot
+ * answer; binary writes get PEER_UNAVAILABLE_STATUS. */
 #define PEER_UNAVAILABLE "SERVER_ERROR peer unavailable\r\n"
+#define PEER_UNAVAILABLE_STATUS 0x0086   /* ETMPFAIL, "Temporary failure" */
 
 struct peer_options {
     unsigned timeout_ms;          /* --peer-timeout */
 };
 void peer_setup(const struct peer_options *o);
 
-/* Sends req[0..n) then value[0..vlen) (may be NULL) to the peer at addr
- * ("ip:port", the member's client address) on c's worker; its reply, as
- * peer_reply frames `kind`, fills hole in c (nothing when drop is set:
- * noreply). False, with nothing sent, when the peer cannot be used now
- * (the caller answers as for an unreachable server). */
-bool peer_forward(struct conn *c, uint64_t hole, const char *addr,
-                  const char *req, size_t n, const char *value, size_t vlen,
-                  enum peer_reply_kind kind, bool drop);
+/* One request for a key's owner. */
+struct peer_request {
+    const char *addr;             /* "ip:port", the member's client address */
+    bool binary;                  /* a binary packet: the binary link */
+    const char *req;              /* the request as the owner is sent it */
+    size_t n;
+    const char *value;            /* sent after req; may be NULL */
+    size_t vlen;
+    enum peer_reply_kind kind;    /* how the owner's reply is framed */
+    uint8_t opcode;               /* PEER_REPLY_BINARY: the client's opcode */
+    bool drop;                    /* noreply: the client gets nothing */
+    /* What the client gets when the owner cannot answer (a miss for a
+     * read, an error otherwise); copied unless fail_static. */
+    const char *fail;
+    size_t fail_len;
+    bool fail_static;
+};
+
+/* Sends r on c's worker's link to r->addr; the owner's reply (what
+ * peer_reply relays of it) fills hole in c. False, with nothing sent and
+ * the hole left open, when the peer cannot be used now (the caller fills
+ * it with r->fail). */
+bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *r);
 
 /* Frees the calling worker's pool (thread exit). */
 void peer_thread_fini(void);

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "proto/binary.h"
+
 static int starts(const char *line, size_t len, const char *word)
 {
     size_t wl = strlen(word);
@@ -81,15 +83,14 @@ static long value_bytes(const char *line, size_t len)
     return v > PEER_REPLY_VALUE_MAX ? -1 : (long)v;
 }
 
-enum peer_reply_status peer_reply_frame(enum peer_reply_kind kind,
-                                        const char *buf, size_t n,
-                                        struct peer_reply *out)
+static enum peer_reply_status frame_text(enum peer_reply_kind kind,
+                                         const char *buf, size_t n,
+                                         struct peer_reply *out)
 {
     long ll = line_len(buf, n);
     size_t line, need;
     long bytes;
 
-    memset(out, 0, sizeof(*out));
     if (ll == -1) {
         return PEER_REPLY_MORE;
     }
@@ -131,4 +132,152 @@ enum peer_reply_status peer_reply_frame(enum peer_reply_kind kind,
     out->relay_len = need;
     out->len = need + 5;
     return PEER_REPLY_DONE;
+}
+
+/* The <n> of a meta "VA <n> <flags>*" line; -1 if malformed. */
+static long va_bytes(const char *line, size_t len)
+{
+    unsigned long long v = 0;
+    size_t i = 3;
+
+    if (i >= len || line[i] < '0' || line[i] > '9') {
+        return -1;
+    }
+    for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
+        v = v * 10 + (unsigned)(line[i] - '0');
+        if (v > PEER_REPLY_VALUE_MAX) {
+            return -1;
+        }
+    }
+    if (i < len && line[i] != ' ') {
+        return -1;
+    }
+    return (long)v;
+}
+
+/* What a meta request can be answered with, before its MN. */
+static int is_meta_status(const char *line, size_t len)
+{
+    static const char *const codes[] = { "HD", "NF", "NS", "EX", "EN", "ME" };
+    size_t i;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        if (starts(line, len, codes[i]) && (len == 2 || line[2] == ' ')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum peer_reply_status frame_meta(const char *buf, size_t n,
+                                         struct peer_reply *out)
+{
+    long ll = line_len(buf, n);
+    size_t line, end;
+    long bytes;
+
+    if (ll == -1) {
+        return PEER_REPLY_MORE;
+    }
+    if (ll <= 0) {
+        return PEER_REPLY_GARBAGE;
+    }
+    line = (size_t)ll;
+    if (line == 2 && memcmp(buf, "MN", 2) == 0) {
+        out->len = 4;             /* q hid the reply */
+        return PEER_REPLY_DONE;
+    }
+    out->error = is_error(buf, line);
+    if (starts(buf, line, "VA ")) {
+        if ((bytes = va_bytes(buf, line)) < 0) {
+            return PEER_REPLY_GARBAGE;
+        }
+        end = line + 2 + (size_t)bytes + 2;
+        if (n >= end && memcmp(buf + end - 2, "\r\n", 2) != 0) {
+            return PEER_REPLY_GARBAGE;
+        }
+    } else if (out->error || is_meta_status(buf, line)) {
+        end = line + 2;
+    } else {
+        return PEER_REPLY_GARBAGE;
+    }
+    if (n < end + 4) {
+        /* Check what is there already, so garbage is caught early. */
+        if (n > end && memcmp(buf + end, "MN\r\n", n - end) != 0) {
+            return PEER_REPLY_GARBAGE;
+        }
+        return PEER_REPLY_MORE;
+    }
+    if (memcmp(buf + end, "MN\r\n", 4) != 0) {
+        return PEER_REPLY_GARBAGE;
+    }
+    out->relay_len = end;
+    out->len = end + 4;
+    return PEER_REPLY_DONE;
+}
+
+static enum peer_reply_status frame_binary(const char *buf, size_t n,
+                                           struct peer_reply *out)
+{
+    const uint8_t *p = (const uint8_t *)buf;
+    uint32_t body;
+
+    if (n < BIN_HEADER_SIZE) {
+        return n > 0 && p[0] != BIN_RES_MAGIC ? PEER_REPLY_GARBAGE
+                                              : PEER_REPLY_MORE;
+    }
+    body = bin_get32(p + 8);
+    if (p[0] != BIN_RES_MAGIC || body > PEER_REPLY_VALUE_MAX ||
+        (size_t)p[4] + ((size_t)p[2] << 8 | p[3]) > body) {
+        return PEER_REPLY_GARBAGE;
+    }
+    if (n - BIN_HEADER_SIZE < body) {
+        return PEER_REPLY_MORE;
+    }
+    out->len = out->relay_len = BIN_HEADER_SIZE + (size_t)body;
+    out->error = (p[6] << 8 | p[7]) != BIN_SUCCESS;
+    return PEER_REPLY_DONE;
+}
+
+enum peer_reply_status peer_reply_frame(enum peer_reply_kind kind,
+                                        const char *buf, size_t n,
+                                        struct peer_reply *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (kind) {
+    case PEER_REPLY_META:
+        return frame_meta(buf, n, out);
+    case PEER_REPLY_BINARY:
+        return frame_binary(buf, n, out);
+    default:
+        return frame_text(kind, buf, n, out);
+    }
+}
+
+bool peer_reply_binary_relay(char *buf, size_t len, uint8_t opcode,
+                             size_t *relay)
+{
+    uint8_t *p = (uint8_t *)buf;
+    uint8_t loud = bin_loud_opcode(opcode);
+    uint16_t status;
+    bool hidden;
+
+    if (len < BIN_HEADER_SIZE || p[1] != loud) {
+        return false;
+    }
+    status = (uint16_t)(p[6] << 8 | p[7]);
+    switch (loud) {
+    case BIN_GET:
+    case BIN_GETK:
+    case BIN_GAT:
+    case BIN_GATK:
+        hidden = status == BIN_KEY_ENOENT;  /* GETQ & co: hits answer */
+        break;
+    default:
+        hidden = status == BIN_SUCCESS;
+        break;
+    }
+    p[1] = opcode;
+    *relay = bin_is_quiet(opcode) && hidden ? 0 : len;
+    return true;
 }

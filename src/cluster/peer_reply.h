@@ -4,12 +4,20 @@
  * and what part of it goes to the client.
  *
  * A forwarded request always expects exactly one reply (noreply is taken
- * off on the hop; see router.h), so the peer stream is a plain sequence:
+ * off on the hop, and a quiet meta request is followed by `mn`; see
+ * router.h), so the peer stream is a plain sequence:
  *   PEER_REPLY_LINE   one line (STORED, DELETED, a number, an error...);
  *   PEER_REPLY_GET    a single-key retrieval: "VALUE k f n [cas]\r\n"
  *                     n bytes "\r\n", then "END\r\n"; or just "END\r\n";
  *                     or an error line. The client gets the VALUE block
  *                     only, since its own END closes its whole multi-get.
+ *   PEER_REPLY_META   a meta request followed by `mn`: at most one reply
+ *                     (a status line, "VA n ...\r\n" with n bytes and
+ *                     "\r\n", or an error line), then "MN\r\n". The client
+ *                     gets what came before MN: nothing when `q` hid it.
+ *   PEER_REPLY_BINARY one binary response packet (24-byte header and the
+ *                     body it announces); peer_reply_binary_relay() then
+ *                     applies the client's quiet opcode to it.
  * The bytes come from another node: every length is checked, a line is at
  * most PEER_REPLY_LINE_MAX bytes, a value at most PEER_REPLY_VALUE_MAX,
  * and anything else is garbage (the caller closes the peer connection).
@@ -18,6 +26,7 @@
 #ifndef RC_CLUSTER_PEER_REPLY_H
 #define RC_CLUSTER_PEER_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +40,8 @@ extern "C" {
 enum peer_reply_kind {
     PEER_REPLY_LINE,
     PEER_REPLY_GET,
+    PEER_REPLY_META,
+    PEER_REPLY_BINARY,
 };
 
 enum peer_reply_status {
@@ -49,6 +60,15 @@ struct peer_reply {
 enum peer_reply_status peer_reply_frame(enum peer_reply_kind kind,
                                         const char *buf, size_t n,
                                         struct peer_reply *out);
+
+/* A binary response (framed above, rep->len bytes at buf) to a request
+ * the client sent as `opcode` and the owner was sent as its loud form:
+ * false when the packet does not answer that request (garbage). Else the
+ * opcode byte is set back to the client's and *relay gets the bytes the
+ * client is sent: none for what the quiet opcode hides (a GETQ-style
+ * miss, any other quiet success), as memcached does. */
+bool peer_reply_binary_relay(char *buf, size_t len, uint8_t opcode,
+                             size_t *relay);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cluster/peer_reply.h"
+#include "cluster/peer.h"
 #include "net/conn.h"
 
 #ifdef __cplusplus
@@ -40,20 +40,31 @@ void router_setup(enum router_mode mode);
 enum router_mode router_get_mode(void);
 
 /* True when key, asked for on c, is to be forwarded: addr (at least
- * ROUTER_ADDR_MAX bytes) gets the owner's client address. */
+ * ROUTER_ADDR_MAX bytes, or NULL) gets the owner's client address. */
 bool router_remote(struct conn *c, const void *key, size_t nkey, char *addr);
 
-/* Forwards req + value to addr; the owner's reply (framed as kind; none
- * at all to the client when drop) fills a new hole in c, in order. When
- * the owner cannot be reached the hole gets what a client of a dead
- * server sees: a miss for a get, SERVER_ERROR otherwise. */
-void router_forward(struct conn *c, const char *addr, const char *req,
-                    size_t n, const char *value, size_t vlen,
-                    enum peer_reply_kind kind, bool drop);
+/* Forwards r (r->addr from router_remote) to the owner; its reply fills
+ * a new hole in c, in request order. When the owner cannot be reached the
+ * hole gets r->fail (nothing when r->drop). */
+void router_forward(struct conn *c, const struct peer_request *r);
+
+/* flush_all for the whole cluster: sends req (a text flush_all line
+ * without noreply) to every other member on the ring, each into a hole of
+ * its own that is filled with nothing when that member answers or fails;
+ * the caller's own reply, queued after them, therefore leaves once every
+ * member has flushed or given up. Returns how many members were sent it
+ * (0 when the node is not in a cluster or c came from a peer). */
+size_t router_broadcast(struct conn *c, const char *req, size_t n);
 
 struct router_stats {
     uint64_t not_mine;            /* served here, owned elsewhere */
+    uint64_t fanouts;             /* multi-key requests split over owners */
+    uint64_t broadcasts;          /* flush_all sent to the other members */
 };
+
+/* A multi-key request (a get with several keys, or a quiet pipeline)
+ * sent keys to more than one node. */
+void router_count_fanout(void);
 void router_stats_get(struct router_stats *out);
 
 #ifdef __cplusplus

@@ -296,6 +296,7 @@ void conn_destroy(struct conn *c)
     if (c->value_item != NULL) {
         item_put(c->value_item);
     }
+    free(c->pend.forward);
     if (c->auth.sasl != NULL && auth_release != NULL) {
         auth_release(c->auth.sasl);
     }
@@ -704,6 +705,7 @@ static void udp_serve(struct conn *c, uint16_t id)
 
     set_state(c, CONN_CMD);
     c->h = handler;
+    free(c->pend.forward);
     memset(&c->pend, 0, sizeof(c->pend));   /* nothing from the last sender */
     process(c, &budget);
     if (c->value_item != NULL) {

@@ -68,6 +68,9 @@ struct conn_pending {
     uint64_t cas;
     bool noreply;
     int64_t exptime;              /* as the client sent it (forwarding) */
+    /* A request line for a key's owner, kept (heap) while its value is
+     * read; the handler takes it back, else it is freed with c. */
+    char *forward;
     /* Per protocol: one connection speaks one at a time. */
     union {
         struct bin_header bin;    /* binary: the request being served */
@@ -92,6 +95,11 @@ struct conn_auth {
     bool started;                 /* a SASL exchange or -Y token under way */
     size_t token_len;             /* -Y: bytes of token + \r\n expected */
     void *sasl;                   /* sasl_conn_t; released with the conn */
+    /* rc_peer with a cluster key (server/peer_accept.c): the nonce this
+     * connection was challenged with, and the link's protocol. */
+    bool peer_challenged;
+    bool peer_binary;
+    char peer_nonce[33];
 };
 struct conn_auth *conn_auth(struct conn *c);
 /* How to release conn_auth.sasl when a connection closes (main). */

@@ -20,6 +20,7 @@
 
 #include "proto/text.h"
 #include "server/exec_binary.h"
+#include "server/peer_accept.h"
 #include "util/numparse.h"
 
 #define AUTHFILE_MAX_ENTRIES 8    /* memcached's limit */
@@ -144,6 +145,10 @@ static size_t ascii_auth_input(struct conn *c, char *buf, size_t len)
         }
         *nl = '\0';
         used = (size_t)(nl - buf) + 1;
+        /* Another node's link authenticates with the cluster key. */
+        if (peer_accept_line(c, buf, used - 1)) {
+            return used;
+        }
         /* A trailing \r stays in the last token: memcached's number
          * parser takes it as the end of the number. */
         ntokens = text_tokenize(buf, tokens, TEXT_MAX_TOKENS);
@@ -246,6 +251,11 @@ static sasl_callback_t sasl_callbacks[] = {
 static void release_sasl(void *sasl)
 {
     sasl_dispose((sasl_conn_t **)&sasl);
+}
+
+bool auth_required(void)
+{
+    return sasl_on || ascii_auth_on;
 }
 
 bool auth_sasl_enabled(void)

@@ -31,6 +31,8 @@ int auth_setup(const struct settings *s);
 void auth_teardown(void);
 
 bool auth_sasl_enabled(void);
+/* -S or -Y: clients must authenticate before anything else. */
+bool auth_required(void);
 /* Whether c may run opcode now. */
 bool auth_sasl_allows(struct conn *c, uint8_t opcode);
 /* Serves SASL_LIST_MECHS/AUTH/STEP; the whole body is in key[0..). */

@@ -14,8 +14,11 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "cluster/router.h"
 #include "proto/binary.h"
 #include "server/auth.h"
+#include "server/forward_binary.h"
+#include "server/forward_text.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/numparse.h"
@@ -175,6 +178,7 @@ static void do_update(struct conn *c, const struct bin_header *h,
     p = conn_pending(c);
     p->bin = *h;
     p->cas = h->cas;
+    p->exptime = concat ? 0 : (int64_t)bin_get32(ext + 4);
     switch (op) {
     case BIN_ADD: p->mode = CACHE_ADD; break;
     case BIN_REPLACE: p->mode = CACHE_REPLACE; break;
@@ -193,9 +197,14 @@ static void on_value(struct conn *c, struct item *it, bool valid)
 {
     struct conn_pending *p = conn_pending(c);
     const struct bin_header *h = &p->bin;
+    char owner[ROUTER_ADDR_MAX];
     uint64_t cas = 0;
 
     (void)valid;                  /* binary values have no terminator */
+    if (router_remote(c, item_key(it), it->nkey, owner)) {
+        forward_binary_store(c, owner, h, (uint32_t)p->exptime, it);
+        return;
+    }
     STATS_INC(set_cmds);
     switch (cache_store(it, (enum cache_store_mode)p->mode, p->cas, &cas)) {
     case CACHE_STORED:
@@ -303,6 +312,8 @@ static void do_flush(struct conn *c, const struct bin_header *h,
     }
     STATS_INC(flush_cmds);
     cache_flush(h->extlen == 4 ? (int64_t)bin_get32(ext) : 0);
+    /* Every node flushes; the reply waits for all of them. */
+    forward_text_flush(c, h->extlen == 4 ? (int64_t)bin_get32(ext) : 0);
     success(c, h, NULL, 0, 0);
 }
 
@@ -370,9 +381,34 @@ static void do_stat(struct conn *c, const struct bin_header *h,
     header(c, h, BIN_SUCCESS, 0, 0, 0, 0);
 }
 
+/* The keyed requests without a value, which go to the key's owner. */
+static bool forwardable(uint8_t op)
+{
+    switch (op) {
+    case BIN_GET:
+    case BIN_GETK:
+    case BIN_TOUCH:
+    case BIN_GAT:
+    case BIN_GATK:
+    case BIN_DELETE:
+    case BIN_INCREMENT:
+    case BIN_DECREMENT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void run(struct conn *c, const struct bin_header *h,
                 const uint8_t *ext, const char *key)
 {
+    char owner[ROUTER_ADDR_MAX];
+
+    if (forwardable(bin_loud_opcode(h->opcode)) &&
+        router_remote(c, key, h->keylen, owner)) {
+        forward_binary(c, owner, h, ext, key);
+        return;
+    }
     switch (bin_loud_opcode(h->opcode)) {
     case BIN_GET:
     case BIN_GETK:

@@ -28,7 +28,9 @@
 #include <string.h>
 
 #include "cache/cache.h"
+#include "cluster/router.h"
 #include "proto/meta.h"
+#include "server/forward_meta.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/numparse.h"
@@ -359,6 +361,10 @@ static void do_set(struct conn *c, const struct meta_request *r)
     mp->quiet = r->quiet;
     mp->mode = (uint8_t)set_mode(r);
     mp->cas = r->cas;
+    if (router_remote(c, r->key, r->nkey, NULL)) {
+        /* The owner stores it: its line waits here for the value. */
+        conn_pending(c)->forward = forward_meta_set_line(r);
+    }
     conn_read_value(c, it, 2);
 }
 
@@ -379,6 +385,17 @@ void exec_meta_on_value(struct conn *c, struct item *it, bool valid)
     uint8_t i;
 
     mp->active = false;
+    if (conn_pending(c)->forward != NULL) {
+        char *line = conn_pending(c)->forward;
+        char owner[ROUTER_ADDR_MAX];
+
+        conn_pending(c)->forward = NULL;
+        if (valid && router_remote(c, item_key(it), it->nkey, owner)) {
+            forward_meta_set(c, owner, line, it);
+            return;
+        }
+        free(line);               /* the ring moved it here meanwhile */
+    }
     STATS_INC(set_cmds);
     if (!valid) {
         conn_out_line(c, "CLIENT_ERROR bad data chunk");
@@ -628,12 +645,36 @@ static void do_debug(struct conn *c, const struct meta_request *r)
     out(c, buf, p);
 }
 
+/* mg, md, ma, me for a key another node owns. */
+static void forward(struct conn *c, const struct meta_request *r,
+                    const char *owner)
+{
+    char miss[REPLY_MAX];
+    char *p = put(miss, "EN", 2);
+
+    if (r->cmd != META_GET) {
+        forward_meta(c, owner, r, NULL, 0);
+    } else if (!put_miss_flags(&p, r)) {
+        opaque_error(c);
+    } else {
+        /* If the owner cannot answer: the miss memcached would give. */
+        forward_meta(c, owner, r, miss,
+                     r->quiet ? 0 : (size_t)(put_end(p) - miss));
+    }
+}
+
 void exec_meta_run(struct conn *c, char *line, size_t len)
 {
     struct meta_request r;
+    char owner[ROUTER_ADDR_MAX];
 
     (void)len;
     meta_parse(line, &r);
+    if (r.cmd != META_ERROR_REPLY && r.cmd != META_NOOP &&
+        r.cmd != META_SET && router_remote(c, r.key, r.nkey, owner)) {
+        forward(c, &r, owner);
+        return;
+    }
     switch (r.cmd) {
     case META_ERROR_REPLY:
         conn_out_line(c, r.error);

@@ -22,6 +22,7 @@
 #include "proto/text.h"
 #include "server/exec_meta.h"
 #include "server/forward_text.h"
+#include "server/peer_accept.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -452,11 +453,9 @@ static void on_line(struct conn *c, char *line, size_t len, size_t used)
 
     LOG_AT(2, "<%d %s\n", conn_fd(c), line);
     conn_mark(c);
-    if (line[0] == 'r' && strncmp(line, "rc_peer ", 8) == 0) {
-        /* Another node's connection (cluster/peer.c): serve it here. */
-        conn_set_from_peer(c);
-        conn_out_line(c, "OK");
-        return;
+    if ((line[0] == 'r' || conn_auth(c)->peer_challenged) &&
+        peer_accept_line(c, line, len)) {
+        return;                   /* another node's link (cluster/peer.c) */
     }
     if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
         exec_meta_run(c, line, len);
@@ -500,6 +499,8 @@ static void on_line(struct conn *c, char *line, size_t len, size_t used)
     case TEXT_FLUSH_ALL:
         STATS_INC(flush_cmds);
         cache_flush(r.exptime);
+        /* Every node flushes; the OK waits for all of them. */
+        forward_text_flush(c, r.exptime);
         reply(c, r.noreply, "OK");
         break;
     case TEXT_VERSION:

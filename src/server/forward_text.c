@@ -13,13 +13,37 @@
 
 #define LINE_MAX_FWD (KEY_MAX_LENGTH + 96)
 
+static void send(struct conn *c, const char *addr, const char *line,
+                 size_t n, const char *value, size_t vlen,
+                 enum peer_reply_kind kind, bool drop)
+{
+    struct peer_request r = { 0 };
+
+    r.addr = addr;
+    r.req = line;
+    r.n = n;
+    r.value = value;
+    r.vlen = vlen;
+    r.kind = kind;
+    r.drop = drop;
+    /* A dead server's reads miss; its writes fail. */
+    if (kind == PEER_REPLY_GET) {
+        r.fail = "";
+    } else {
+        r.fail = PEER_UNAVAILABLE;
+        r.fail_len = sizeof(PEER_UNAVAILABLE) - 1;
+    }
+    r.fail_static = true;
+    router_forward(c, &r);
+}
+
 static void send_line(struct conn *c, const char *addr, const char *line,
                       int n, enum peer_reply_kind kind, bool drop)
 {
     if (n <= 0 || n >= LINE_MAX_FWD) {
         return;                   /* cannot happen: keys are <= 250 bytes */
     }
-    router_forward(c, addr, line, (size_t)n, NULL, 0, kind, drop);
+    send(c, addr, line, (size_t)n, NULL, 0, kind, drop);
 }
 
 void forward_text_get(struct conn *c, const char *addr, const char *key,
@@ -69,8 +93,8 @@ void forward_text_store(struct conn *c, const char *addr, int mode,
     }
     item_copy_out(it, 0, value, it->nbytes);
     memcpy(value + it->nbytes, "\r\n", 2);
-    router_forward(c, addr, line, (size_t)n, value, (size_t)it->nbytes + 2,
-                   PEER_REPLY_LINE, noreply);
+    send(c, addr, line, (size_t)n, value, (size_t)it->nbytes + 2,
+         PEER_REPLY_LINE, noreply);
     free(value);
 }
 
@@ -101,4 +125,14 @@ void forward_text_touch(struct conn *c, const char *addr, const char *key,
                      (int)nkey, key, exptime);
 
     send_line(c, addr, line, n, PEER_REPLY_LINE, noreply);
+}
+
+void forward_text_flush(struct conn *c, int64_t delay)
+{
+    char line[64];
+    int n = snprintf(line, sizeof(line), "flush_all %" PRId64 "\r\n", delay);
+
+    if (n > 0 && (size_t)n < sizeof(line)) {
+        router_broadcast(c, line, (size_t)n);
+    }
 }

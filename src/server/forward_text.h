@@ -35,6 +35,9 @@ void forward_text_delta(struct conn *c, const char *addr, const char *key,
                         size_t nkey, bool incr, uint64_t delta, bool noreply);
 void forward_text_touch(struct conn *c, const char *addr, const char *key,
                         size_t nkey, int64_t exptime, bool noreply);
+/* flush_all <delay> to every other member (router_broadcast): anything
+ * the caller queues next leaves once each has answered or failed. */
+void forward_text_flush(struct conn *c, int64_t delay);
 
 #ifdef __cplusplus
 }

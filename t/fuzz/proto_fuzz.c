@@ -229,14 +229,18 @@ bool router_remote(struct conn *c, const void *key, size_t nkey, char *addr)
     (void)c; (void)key; (void)nkey; (void)addr;
     return false;
 }
-void router_forward(struct conn *c, const char *addr, const char *req,
-                    size_t n, const char *value, size_t vlen,
-                    enum peer_reply_kind kind, bool drop)
+void router_forward(struct conn *c, const struct peer_request *r)
 {
-    (void)c; (void)addr; (void)req; (void)n; (void)value; (void)vlen;
-    (void)kind; (void)drop;
+    (void)c; (void)r;
     abort();                      /* router_remote never says so */
 }
+/* Not in a cluster: flush_all stays here. */
+size_t router_broadcast(struct conn *c, const char *req, size_t n)
+{
+    (void)c; (void)req; (void)n;
+    return 0;
+}
+void router_count_fanout(void) {}
 /* rc_peer on the stand-in connection: nothing to change. */
 void conn_set_from_peer(struct conn *c) { (void)c; }
 
