@@ -12,6 +12,7 @@
 #include "cluster/peer.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@ struct peer_req {
     struct conn_ref *ref;         /* NULL: the handshake */
     uint64_t hole;
     uint64_t deadline_ms;
+    uint64_t sent_us;
     const char *fail;             /* the reply if the owner cannot answer */
     uint32_t fail_len;
     bool fail_owned;              /* fail is this request's heap copy */
@@ -55,6 +57,7 @@ struct link {
     bool write_queued;            /* the write event is active */
     struct event *ev, *timer;
     struct pool *pool;
+    struct peer_counters *pc;     /* this peer's shared counters */
     char *out;                    /* the handshake, then requests */
     size_t out_len, out_cap, out_sent;
     size_t hello_len;             /* out[0..hello_len) is the handshake */
@@ -69,6 +72,17 @@ struct pool {
     struct link **links;
     size_t n, cap;
 };
+
+/* Per-peer counters shared by every worker's link to that peer: the
+ * table only grows (under table_lock), and an entry's address is written
+ * before the count that publishes it. */
+struct peer_counters {
+    char addr[LINK_ADDR_MAX];
+    struct peer_link_stats s;     /* relaxed atomics */
+};
+static struct peer_counters table[PEER_STATS_MAX + 1];  /* last: "other" */
+static size_t table_n;
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct peer_options popts = { 1000 };
 static __thread struct pool *my_pool;
@@ -92,12 +106,75 @@ void peer_stats_get(struct peer_stats *out)
     out->connects = __atomic_load_n(&totals.connects, __ATOMIC_RELAXED);
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static uint64_t now_ms(void)
+{
+    return now_us() / 1000;
+}
+
+static struct peer_counters *counters_of(const char *addr)
+{
+    size_t n = __atomic_load_n(&table_n, __ATOMIC_ACQUIRE), i;
+    struct peer_counters *pc = NULL;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(table[i].addr, addr) == 0) {
+            return &table[i];
+        }
+    }
+    pthread_mutex_lock(&table_lock);
+    n = table_n;
+    for (i = 0; i < n && pc == NULL; i++) {
+        if (strcmp(table[i].addr, addr) == 0) {
+            pc = &table[i];
+        }
+    }
+    if (pc == NULL && n < PEER_STATS_MAX) {
+        pc = &table[n];
+        snprintf(pc->addr, sizeof(pc->addr), "%s", addr);
+        __atomic_store_n(&table_n, n + 1, __ATOMIC_RELEASE);
+    } else if (pc == NULL) {
+        pc = &table[PEER_STATS_MAX];
+    }
+    pthread_mutex_unlock(&table_lock);
+    return pc;
+}
+
+static void emit(void (*fn)(void *arg, const char *addr,
+                            const struct peer_link_stats *s),
+                 void *arg, const struct peer_counters *pc, const char *name)
+{
+    const uint64_t *from = (const uint64_t *)&pc->s;
+    struct peer_link_stats s;
+    uint64_t *to = (uint64_t *)&s;
+    size_t f;
+
+    for (f = 0; f < sizeof(s) / sizeof(uint64_t); f++) {
+        to[f] = __atomic_load_n(&from[f], __ATOMIC_RELAXED);
+    }
+    fn(arg, name, &s);
+}
+
+void peer_stats_each(void (*fn)(void *arg, const char *addr,
+                                const struct peer_link_stats *s),
+                     void *arg)
+{
+    size_t n = __atomic_load_n(&table_n, __ATOMIC_ACQUIRE), i;
+
+    for (i = 0; i < n; i++) {
+        emit(fn, arg, &table[i], table[i].addr);
+    }
+    if (__atomic_load_n(&table[PEER_STATS_MAX].s.forwarded,
+                        __ATOMIC_RELAXED) != 0) {
+        emit(fn, arg, &table[PEER_STATS_MAX], "other");
+    }
 }
 
 /* ---- buffers -------------------------------------------------------- */
@@ -156,11 +233,13 @@ static struct peer_req fifo_pop(struct link *l)
 /* ---- answering the clients ------------------------------------------ */
 
 /* Hands a reply to the connection waiting for it, if it still is. */
-static void deliver(struct peer_req *r, const char *s, size_t n)
+static void deliver(struct peer_link_stats *ps, struct peer_req *r,
+                    const char *s, size_t n)
 {
     if (r->ref == NULL) {
         return;                   /* the handshake's OK */
     }
+    __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
     if (r->ref->c != NULL) {
         conn_fill(r->ref->c, r->hole, r->drop ? "" : s, r->drop ? 0 : n);
     }
@@ -173,9 +252,9 @@ static void deliver(struct peer_req *r, const char *s, size_t n)
 /* What a client of an unreachable owner gets: what the router chose (a
  * miss for a read, as a memcached client has for a dead server, an error
  * for anything else). */
-static void fail_one(struct peer_req *r)
+static void fail_one(struct peer_link_stats *ps, struct peer_req *r)
 {
-    deliver(r, r->fail, r->fail_len);
+    deliver(ps, r, r->fail, r->fail_len);
 }
 
 static void link_arm(struct link *l);
@@ -192,8 +271,9 @@ static void link_fail(struct link *l, bool timeout)
 
         if (r.ref != NULL) {
             count(timeout ? &totals.timeouts : &totals.errors);
+            count(timeout ? &l->pc->s.timeouts : &l->pc->s.errors);
         }
-        fail_one(&r);
+        fail_one(&l->pc->s, &r);
     }
     if (l->fd >= 0) {
         event_del(l->ev);
@@ -319,7 +399,10 @@ static bool link_replies(struct link *l)
             continue;
         }
         done = fifo_pop(l);
-        deliver(&done, l->in + off, relay);
+        count(&l->pc->s.answered);
+        __atomic_add_fetch(&l->pc->s.latency_us, now_us() - done.sent_us,
+                           __ATOMIC_RELAXED);
+        deliver(&l->pc->s, &done, l->in + off, relay);
         off += rep.len;
     }
     if (l->count == 0 && off < l->in_len) {
@@ -510,6 +593,7 @@ static struct link *link_of(struct pool *p, const char *addr, bool binary)
     }
     snprintf(l->addr, sizeof(l->addr), "%s", addr);
     l->binary = binary;
+    l->pc = counters_of(addr);
     l->fd = -1;
     l->pool = p;
     l->ev = event_new(p->base, -1, 0, on_link, l);
@@ -547,6 +631,9 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
 
     if (l == NULL || (l->fd < 0 && !link_connect(l))) {
         count(&totals.errors);
+        if (l != NULL) {
+            count(&l->pc->s.errors);
+        }
         return false;
     }
     if (!reserve(&l->out, &l->out_cap, l->out_len + q->n + q->vlen)) {
@@ -576,7 +663,8 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
     r.kind = (uint8_t)q->kind;
     r.opcode = q->opcode;
     r.drop = q->drop;
-    r.deadline_ms = now_ms() + popts.timeout_ms;
+    r.sent_us = now_us();
+    r.deadline_ms = r.sent_us / 1000 + popts.timeout_ms;
     if (!fifo_push(l, &r)) {
         conn_ref_put(r.ref);
         if (r.fail_owned) {
@@ -590,6 +678,8 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
     }
     l->out_len += q->n + q->vlen;
     count(&totals.forwarded);
+    count(&l->pc->s.forwarded);
+    count(&l->pc->s.in_flight);
     if (!evtimer_pending(l->timer, NULL)) {
         link_arm(l);              /* the oldest request's deadline */
     }

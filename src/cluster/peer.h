@@ -84,6 +84,21 @@ struct peer_stats {
 };
 void peer_stats_get(struct peer_stats *out);
 
+/* One peer's counters, summed over the workers' links to it. */
+struct peer_link_stats {
+    uint64_t forwarded;           /* requests sent */
+    uint64_t answered;            /* replies relayed */
+    uint64_t errors, timeouts;    /* requests failed */
+    uint64_t in_flight;           /* sent, not yet answered or failed */
+    uint64_t latency_us;          /* sum over answered requests */
+};
+/* Calls fn for every peer this node has forwarded to (at most
+ * PEER_STATS_MAX addresses; later ones are summed under "other"). */
+#define PEER_STATS_MAX 256
+void peer_stats_each(void (*fn)(void *arg, const char *addr,
+                                const struct peer_link_stats *s),
+                     void *arg);
+
 #ifdef __cplusplus
 }
 #endif

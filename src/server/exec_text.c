@@ -104,6 +104,8 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
 {
     const struct conn_pending *p = conn_pending(c);
     bool touch = p->get.touch;
+    char first[ROUTER_ADDR_MAX] = "";
+    bool local = false, spread = false;
 
     for (;;) {
         for (; t->length != 0; t++) {
@@ -119,8 +121,14 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
                 /* Its VALUE block (if any) takes this key's place. */
                 forward_text_get(c, owner, t->value, t->length, touch,
                                  p->get.cas, p->exptime);
+                if (first[0] == '\0') {
+                    memcpy(first, owner, sizeof(first));
+                } else if (strcmp(first, owner) != 0) {
+                    spread = true;
+                }
                 continue;
             }
+            local = true;
             it = cache_get(t->value, t->length, touch, p->get.exptime);
             if (touch) {
                 STATS_INC(touch_cmds);
@@ -156,6 +164,9 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
         /* More keys than one tokenizer pass holds. */
         text_tokenize(t->value, tokens, TEXT_MAX_TOKENS);
         t = tokens;
+    }
+    if (spread || (local && first[0] != '\0')) {
+        router_count_fanout();    /* a suspended get: its last part */
     }
     conn_out(c, "END\r\n", 5);
     conn_out_checkpoint(c);

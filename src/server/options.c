@@ -37,6 +37,7 @@ void options_defaults(struct settings *s)
     s->factor = 1.25;
     s->chunk_size = 48;
     s->flush_enabled = true;
+    s->route_proxy = true;
     s->hashpower = 16;
     s->lru_crawler = true;
     s->lru_crawler_sleep = 100;
@@ -113,9 +114,9 @@ static void usage(void)
            "--weight=<n>              this node's share of the ring, 1 to "
            "65535 (1)\n"
            "--route=<proxy|local>     proxy: forward keys other nodes own "
-           "to them (text\n"
-           "                          protocol so far); local: serve "
-           "everything here (default)\n"
+           "to them\n"
+           "                          (default); local: serve everything "
+           "here\n"
            "--peer-timeout=<ms>       a forwarded request fails after this "
            "(1000)\n"
            "--cluster-name=<name>     nodes of other clusters are ignored\n"

@@ -24,6 +24,7 @@
 #include "net/listener.h"
 #include "net/worker.h"
 #include "server/auth.h"
+#include "server/peer_accept.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/numparse.h"
@@ -269,8 +270,30 @@ void stats_reset_all(void)
     reset();
 }
 
+/* One peer's counters: "peer:<addr>:<counter>", as memcached names its
+ * per-slab-class stats. */
+static void peer_line(void *arg, const char *addr,
+                      const struct peer_link_stats *s)
+{
+    struct stats_sink *c = arg;
+    char name[96];
+
+    snprintf(name, sizeof(name), "peer:%s:forwarded", addr);
+    stat_u64(c, name, s->forwarded);
+    snprintf(name, sizeof(name), "peer:%s:in_flight", addr);
+    stat_u64(c, name, s->in_flight);
+    snprintf(name, sizeof(name), "peer:%s:errors", addr);
+    stat_u64(c, name, s->errors);
+    snprintf(name, sizeof(name), "peer:%s:timeouts", addr);
+    stat_u64(c, name, s->timeouts);
+    snprintf(name, sizeof(name), "peer:%s:avg_latency_us", addr);
+    stat_u64(c, name, s->answered ? s->latency_us / s->answered : 0);
+}
+
 /* The data plane's counters: requests forwarded to owners and what went
- * wrong with them, and keys served here that the ring gives elsewhere. */
+ * wrong with them (in all and per peer), multi-key requests split over
+ * owners, flush_all broadcasts, refused peer handshakes, and keys served
+ * here that the ring gives elsewhere. */
 static void routing_stats(struct stats_sink *c)
 {
     struct peer_stats ps;
@@ -285,6 +308,10 @@ static void routing_stats(struct stats_sink *c)
     stat_u64(c, "peer_timeouts", ps.timeouts);
     stat_u64(c, "peer_connects", ps.connects);
     stat_u64(c, "not_mine", rs.not_mine);
+    stat_u64(c, "fanouts", rs.fanouts);
+    stat_u64(c, "broadcasts", rs.broadcasts);
+    stat_u64(c, "peer_auth_refused", peer_accept_refused());
+    peer_stats_each(peer_line, c);
 }
 
 /* `stats cluster`: membership counts and the gossip layer's counters, as

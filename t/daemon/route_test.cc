@@ -1,11 +1,13 @@
-// Routing with real processes (text protocol): five daemons with
-// --route proxy on 127.0.0.1 are one cache through any node. Keys written
-// through random nodes read back through every node; a multi-get over all
-// owners and a pipeline mixing local and remote keys answer byte for byte
-// what one memcached holding every key answers; a CAS from one node works
-// through another; a libmemcached client routed by the CONFIG line causes
-// no forwarding; a stopped owner fails its keys within --peer-timeout and
-// nothing else, and a killed one's keys move to the next owner.
+// Routing with real processes: five daemons on 127.0.0.1 (--route proxy,
+// the default) are one cache through any node. Keys written through
+// random nodes read back through every node; a multi-get over all owners
+// and pipelines mixing local and remote keys, in text, meta and binary,
+// answer what one memcached holding every key answers (byte for byte; CAS
+// values aside in binary); a CAS from one node works through another;
+// flush_all empties every node; a libmemcached client routed by the
+// CONFIG line causes no forwarding; a stopped owner fails its keys within
+// --peer-timeout and nothing else, and a killed one's keys move to the
+// next owner.
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include <gtest/gtest.h>
 #include <libmemcached/memcached.h>
 
+#include "bin_util.h"
 #include "cluster_util.h"
 #include "daemon_util.h"
 #include "harness.h"
@@ -75,8 +78,8 @@ class Route : public ::testing::Test {
     // loaded machine must not declare a live owner dead in the middle of
     // a test that checks where its keys go.
     nodes_ = new rc_ct::Nodes(kNodes, "r", [](int) {
-      return std::vector<std::string>{"--route", "proxy", "--peer-timeout",
-                                      std::to_string(kPeerTimeoutMs),
+      // No --route: proxy is the default in a cluster.
+      return std::vector<std::string>{"--peer-timeout", std::to_string(kPeerTimeoutMs),
                                       "--gossip-suspicion-mult", "8"};
     });
   }
@@ -161,6 +164,8 @@ TEST_F(Route, TenThousandKeysWrittenThroughRandomNodesReadThroughEveryNode) {
     EXPECT_LT(items, kKeys) << n;
     EXPECT_GT(Stat(node(n)->port(), "cluster", "forwarded"), 0) << n;
     EXPECT_EQ(Stat(node(n)->port(), "cluster", "not_mine"), 0) << n;
+    Client c(node(n)->port());
+    EXPECT_EQ(rc_dt::stats(c, "cluster")["route"], "proxy") << "the default in a cluster";
   }
 }
 
@@ -197,7 +202,18 @@ TEST_F(Route, MultiGetOverAllOwnersIsInRequestOrderLikeOneMemcached) {
   }
   std::vector<Daemon*> all;
   for (int i = 0; i < kNodes; i++) all.push_back(node(i));
+  long long fanouts = Stat(node(0)->port(), "cluster", "fanouts");
   ExpectSameAsMemcached(all, setup, hits, get + "\r\n" + gat + "\r\n", "END\r\n", 2);
+  EXPECT_EQ(Stat(node(0)->port(), "cluster", "fanouts"), fanouts + 2);
+  // Each peer's counters: everything forwarded was answered.
+  Client c(node(0)->port());
+  auto st = rc_dt::stats(c, "cluster");
+  for (int i = 1; i < kNodes; i++) {
+    std::string p = "peer:" + Addr(node(i)) + ":";
+    EXPECT_GT(rc_dt::stat_num(st, p + "forwarded"), 0) << p;
+    EXPECT_EQ(rc_dt::stat_num(st, p + "in_flight"), 0) << p;
+    EXPECT_GE(rc_dt::stat_num(st, p + "avg_latency_us"), 1) << p;
+  }
 }
 
 TEST_F(Route, PipelineOfAThousandMixedRequestsKeepsMemcachedsAnswers) {
@@ -245,6 +261,165 @@ TEST_F(Route, PipelineOfAThousandMixedRequestsKeepsMemcachedsAnswers) {
     c.recv_until("VERSION ", 10000);
   }
   (void)replies;
+}
+
+// Meta through every node: q hides the same replies, O and k come back,
+// base64 keys, modes, counters; nothing that carries a CAS or a time.
+TEST_F(Route, MetaPipelineThroughEveryNodeIsLikeOneMemcached) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  std::string setup, req;
+  size_t set = 0;
+  for (int i = 0; i < 100; i++) {
+    std::string k = "mt:" + std::to_string(i);
+    if (i % 3 != 0) {
+      setup += "ms " + k + " " + std::to_string(i % 7) + " F" + std::to_string(i) + " T0\r\n" +
+               std::string(i % 7, 'a' + i % 26) + "\r\n";
+      set++;
+    }
+    req += "mg " + k + " v f k O" + std::to_string(i) + " q\r\n";
+    if (i % 10 == 0) req += "mg " + k + " s v\r\n";
+  }
+  req += "mn\r\n";
+  req += "ms mt:new 3 q\r\nabc\r\nms mt:new 3 ME\r\nxyz\r\nmg mt:new v\r\n";
+  req += "ms mt:new 2 MA q\r\n12\r\nms mt:absent 2 MA\r\n12\r\nmg mt:new v\r\n";
+  req += "md mt:1 q\r\nmd mt:1 O7\r\nmd mt:nope q\r\nmg mt:1 v\r\n";
+  req += "ma mt:ctr N0 J5 v\r\nma mt:ctr v D10\r\nma mt:ctr MD D3 q\r\nma mt:ctr v\r\n";
+  req += "ma mt:2 v\r\nma mt:gone q\r\nma mt:gone O1 k\r\n";
+  // "mt:b64" in base64, and one key of bytes no text key could hold.
+  req += "ms bXQ6YjY0 2 b\r\nhi\r\nmg bXQ6YjY0 b v k\r\nmg mt:b64 v\r\n";
+  req += "ms AAEC/w== 1 b q\r\nz\r\nmg AAEC/w== b k v O3\r\nmd AAEC/w== b\r\n";
+  req += "mn\r\nversion\r\n";
+  auto mc = rc_dt::start_memcached();
+  ASSERT_NE(mc, nullptr);
+  Pipeline(mc->port(), setup, "\r\n", set);
+  Client m(mc->port());
+  m.send(req);
+  std::string want = m.recv_until("VERSION ", 10000);
+  ASSERT_NE(want.find("VA 2 kbXQ6YjY0 b"), std::string::npos) << want;
+  for (int n = 0; n < kNodes; n++) {
+    Client c(node(n)->port());
+    c.send("flush_all\r\n");
+    ASSERT_EQ(c.recv_until("\r\n"), "OK\r\n");
+    Pipeline(node(n)->port(), setup, "\r\n", set);
+    c.send(req);
+    std::string got = c.recv_until("VERSION ", 10000);
+    EXPECT_TRUE(got == want) << "node " << n << ": " << rc_dt::first_diff(want, got);
+  }
+}
+
+// Binary responses, compared field by field; CAS values are each node's
+// own, so only whether there is one is compared.
+std::vector<rc_bin::Resp> BinaryPipeline(int port, const std::vector<rc_bin::Req>& reqs) {
+  std::string wire, end = rc_bin::encode(rc_bin::Req(rc_bin::OP_NOOP, "", "", "", 0, 0xE4D));
+  for (const auto& r : reqs) wire += rc_bin::encode(r);
+  Client c(port);
+  c.send(wire + end);
+  std::string noop(24, '\0');
+  noop[0] = (char)0x81;
+  noop[1] = (char)rc_bin::OP_NOOP;
+  noop.replace(12, 4, rc_bin::U32(0xE4D));
+  std::string got = c.recv_until(noop, 10000);
+  std::vector<rc_bin::Resp> out;
+  rc_bin::decode(got, &out);
+  return out;
+}
+
+std::string Describe(const rc_bin::Resp& r) {
+  char b[96];
+  snprintf(b, sizeof(b), "op %02x status %u opaque %u cas? %d ", r.op, r.status, r.opaque,
+           r.cas != 0);
+  return b + r.key + "/" + r.val;
+}
+
+TEST_F(Route, BinaryPipelineThroughEveryNodeIsLikeOneMemcached) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  using rc_bin::Req;
+  std::vector<Req> setup, reqs;
+  for (uint32_t i = 0; i < 60; i++) {
+    std::string k = "bt:" + std::to_string(i);
+    if (i % 3) setup.push_back(Req(i % 2 ? rc_bin::OP_SETQ : rc_bin::OP_SET, k,
+                                   rc_bin::SetExtras(i, 0), "v" + std::to_string(i), 0, i));
+  }
+  // A GETQ/GETKQ run over every owner, ending in the NOOP.
+  for (uint32_t i = 0; i < 60; i++)
+    reqs.push_back(Req(i % 2 ? rc_bin::OP_GETKQ : rc_bin::OP_GETQ, "bt:" + std::to_string(i),
+                       "", "", 0, 1000 + i));
+  reqs.push_back(Req(rc_bin::OP_NOOP, "", "", "", 0, 2000));
+  uint32_t o = 3000;
+  for (int i = 0; i < 12; i++) {
+    std::string k = "bt:" + std::to_string(i);
+    reqs.push_back(Req(rc_bin::OP_GET, k, "", "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_GETK, k, "", "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_ADD, k, rc_bin::SetExtras(1, 0), "add", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_REPLACEQ, k, rc_bin::SetExtras(2, 0), "rep", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_APPENDQ, k, "", "+a", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_PREPEND, k, "", "p+", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_GAT, k, rc_bin::U32(1000), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_TOUCH, k, rc_bin::U32(1000), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_GATKQ, k, rc_bin::U32(1000), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_INCREMENT, "bc:" + std::to_string(i),
+                       rc_bin::IncrExtras(3, 10, 0), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_DECREMENTQ, "bc:" + std::to_string(i),
+                       rc_bin::IncrExtras(1, 10, 0), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_INCREMENT, "bc:" + std::to_string(i),
+                       rc_bin::IncrExtras(1, 0, 0xffffffff), "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_INCREMENT, "bn:" + std::to_string(i),
+                       rc_bin::IncrExtras(1, 0, 0xffffffff), "", 0, o++));
+    reqs.push_back(Req(i % 2 ? rc_bin::OP_DELETEQ : rc_bin::OP_DELETE, k, "", "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_DELETEQ, k, "", "", 0, o++));
+    reqs.push_back(Req(rc_bin::OP_GETQ, k, "", "", 0, o++));
+  }
+  auto mc = rc_dt::start_memcached();
+  ASSERT_NE(mc, nullptr);
+  BinaryPipeline(mc->port(), setup);
+  std::vector<rc_bin::Resp> want = BinaryPipeline(mc->port(), reqs);
+  ASSERT_GT(want.size(), 100u);
+  for (int n = 0; n < kNodes; n++) {
+    Client c(node(n)->port());
+    ASSERT_EQ(c.cmd("flush_all\r\n"), "OK\r\n");
+    BinaryPipeline(node(n)->port(), setup);
+    std::vector<rc_bin::Resp> got = BinaryPipeline(node(n)->port(), reqs);
+    ASSERT_EQ(got.size(), want.size()) << "node " << n;
+    for (size_t i = 0; i < want.size(); i++) {
+      const rc_bin::Resp &w = want[i], &g = got[i];
+      bool same = w.op == g.op && w.status == g.status && w.opaque == g.opaque &&
+                  (w.cas != 0) == (g.cas != 0) && w.ext == g.ext && w.key == g.key &&
+                  w.val == g.val;
+      EXPECT_TRUE(same) << "node " << n << " reply " << i << ": want " << Describe(w)
+                        << ", got " << Describe(g);
+      if (!same) break;
+    }
+  }
+}
+
+TEST_F(Route, FlushAllThroughOneNodeEmptiesEveryNode) {
+  std::string keys;
+  Client c(node(0)->port());
+  for (int i = 0; i < 50; i++) {
+    std::string k = "fl:" + std::to_string(i);
+    ASSERT_EQ(c.cmd("set " + k + " 0 0 1\r\nx\r\n"), "STORED\r\n");
+    keys += " " + k;
+  }
+  for (int n = 0; n < kNodes; n++) EXPECT_GT(Stat(node(n)->port(), "", "curr_items"), 0) << n;
+  long long before = Stat(node(3)->port(), "cluster", "broadcasts");
+  Client f(node(3)->port());
+  // The OK comes once every node has flushed: nothing is visible after it.
+  ASSERT_EQ(f.cmd("flush_all\r\n"), "OK\r\n");
+  EXPECT_EQ(Stat(node(3)->port(), "cluster", "broadcasts"), before + 1);
+  for (int n = 0; n < kNodes; n++) {
+    Client g(node(n)->port());
+    EXPECT_EQ(g.cmd("get" + keys + "\r\n", "END\r\n"), "END\r\n") << n;
+  }
+  // Binary FLUSHQ says nothing, and flushes everywhere too.
+  for (int i = 0; i < 50; i++)
+    ASSERT_EQ(c.cmd("set fl:" + std::to_string(i) + " 0 0 1\r\nx\r\n"), "STORED\r\n");
+  std::vector<rc_bin::Resp> r =
+      BinaryPipeline(node(2)->port(), {rc_bin::Req(rc_bin::OP_FLUSHQ, "", "", "", 0, 9)});
+  EXPECT_EQ(r.size(), 1u);  // the NOOP only
+  for (int n = 0; n < kNodes; n++) {
+    Client g(node(n)->port());
+    EXPECT_EQ(g.cmd("get" + keys + "\r\n", "END\r\n"), "END\r\n") << n;
+  }
 }
 
 TEST_F(Route, CasFromOneNodeWorksThroughAnother) {
