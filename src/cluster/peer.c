@@ -375,12 +375,29 @@ static bool link_replies(struct link *l)
     while (l->count > 0) {
         struct peer_reply rep;
         struct peer_req *r = &l->fifo[l->head];
-        enum peer_reply_status st =
-            peer_reply_frame((enum peer_reply_kind)r->kind, l->in + off,
-                             l->in_len - off, &rep);
+        enum peer_reply_status st;
         struct peer_req done;
-        size_t relay = rep.relay_len;
+        size_t relay;
 
+        if (r->ref == NULL) {
+            /* The handshake's answer: one line, whatever it says. */
+            const char *nl = memchr(l->in + off, '\n', l->in_len - off);
+
+            if (nl == NULL) {
+                if (l->in_len - off > PEER_REPLY_LINE_MAX) {
+                    return false;
+                }
+                break;
+            }
+            if (!link_hello(l, l->in + off, (size_t)(nl + 1 - l->in - off))) {
+                return false;
+            }
+            off = (size_t)(nl + 1 - l->in);
+            continue;
+        }
+        st = peer_reply_frame((enum peer_reply_kind)r->kind, l->in + off,
+                              l->in_len - off, &rep);
+        relay = rep.relay_len;
         if (st == PEER_REPLY_MORE) {
             break;
         }
@@ -390,13 +407,6 @@ static bool link_replies(struct link *l)
                                       &relay))) {
             LOG_AT(1, "peer %s: garbage in a reply\n", l->addr);
             return false;
-        }
-        if (r->ref == NULL) {
-            if (!link_hello(l, l->in + off, rep.len)) {
-                return false;
-            }
-            off += rep.len;
-            continue;
         }
         done = fifo_pop(l);
         count(&l->pc->s.answered);

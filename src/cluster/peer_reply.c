@@ -37,6 +37,28 @@ static int is_error(const char *line, size_t len)
            starts(line, len, "SERVER_ERROR ");
 }
 
+/* The one-line answers to a text store, delete, touch, incr/decr or
+ * flush_all. */
+static int is_status(const char *line, size_t len)
+{
+    static const char *const words[] = { "STORED", "NOT_STORED", "EXISTS",
+                                         "NOT_FOUND", "DELETED", "TOUCHED",
+                                         "OK" };
+    size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (len == strlen(words[i]) && memcmp(line, words[i], len) == 0) {
+            return 1;
+        }
+    }
+    for (i = 0; i < len && i < 20; i++) {
+        if (line[i] < '0' || line[i] > '9') {
+            return 0;
+        }
+    }
+    return len > 0 && len <= 20;  /* an incr/decr result */
+}
+
 /* The <bytes> of "VALUE <key> <flags> <bytes> [<cas>]"; -1 if malformed. */
 static long value_bytes(const char *line, size_t len)
 {
@@ -100,10 +122,9 @@ static enum peer_reply_status frame_text(enum peer_reply_kind kind,
     line = (size_t)ll;
     out->error = is_error(buf, line);
     if (kind == PEER_REPLY_LINE || out->error) {
-        /* A value or an END where one line was due would desynchronise
-         * every reply after it. */
-        if (!out->error && (starts(buf, line, "VALUE ") ||
-                            (line == 3 && memcmp(buf, "END", 3) == 0))) {
+        /* Anything else where one line was due (a value, an END) would
+         * desynchronise every reply after it. */
+        if (!out->error && !is_status(buf, line)) {
             return PEER_REPLY_GARBAGE;
         }
         out->len = out->relay_len = line + 2;

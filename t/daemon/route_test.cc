@@ -32,7 +32,6 @@ namespace {
 using rc_test::Client;
 using rc_test::Daemon;
 
-const std::vector<std::string>& kTimings = rc_ct::fast_timings();
 constexpr int kNodes = 5;
 constexpr int kPeerTimeoutMs = 500;
 constexpr int kDeadBoundMs = 8000;
@@ -558,48 +557,6 @@ TEST_F(Route, KilledOwnersKeysGoToTheNextOwnerAndNothingHangs) {
 
 // With -Y the owner wants authentication before rc_peer: the hop is
 // refused (not a way around authentication), and remote keys fail.
-TEST(RouteAuth, WithAuthFileTheHopIsRefusedNotABypass) {
-  char path[] = "/tmp/rc_route_auth_XXXXXX";
-  int fd = mkstemp(path);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(write(fd, "user:pass\n", 10), 10);
-  close(fd);
-  int g0 = rc_test::find_free_port(), g1 = rc_test::find_free_port();
-  std::vector<std::string> common = {"--route", "proxy", "-Y", path};
-  common.insert(common.end(), kTimings.begin(), kTimings.end());
-  std::vector<std::string> a0 = {"--gossip-port", std::to_string(g0)};
-  std::vector<std::string> a1 = {"--gossip-port", std::to_string(g1), "--join",
-                                 "127.0.0.1:" + std::to_string(g0)};
-  a0.insert(a0.end(), common.begin(), common.end());
-  a1.insert(a1.end(), common.begin(), common.end());
-  auto n0 = rc_dt::start_daemon(a0), n1 = rc_dt::start_daemon(a1);
-  ASSERT_NE(n0, nullptr);
-  ASSERT_NE(n1, nullptr);
-  ASSERT_TRUE(rc_ct::wait_for([&] {
-    Client c(n0->port());
-    c.cmd("set u 0 0 9\r\nuser pass\r\n");
-    return c.cmd("cluster ring\r\n", "END\r\n").find(Addr(n1.get())) != std::string::npos;
-  }, 10000));
-  Client c(n0->port());
-  ASSERT_EQ(c.cmd("set u 0 0 9\r\nuser pass\r\n"), "STORED\r\n");
-  int remote = 0;
-  for (int i = 0; i < 40; i++) {
-    std::string k = "au:" + std::to_string(i);
-    std::string r = c.cmd("set " + k + " 0 0 1\r\nx\r\n");
-    if (r == "SERVER_ERROR peer unavailable\r\n") {
-      remote++;
-    } else {
-      EXPECT_EQ(r, "STORED\r\n") << k;
-    }
-  }
-  EXPECT_GT(remote, 0);
-  // Nothing reached the owner without authenticating.
-  Client o(n1->port());
-  ASSERT_EQ(o.cmd("set u 0 0 9\r\nuser pass\r\n"), "STORED\r\n");
-  EXPECT_EQ(rc_dt::stat_num(rc_dt::stats(o), "curr_items"), 0);
-  unlink(path);
-}
-
 TEST(RouteOptions, RouteAndPeerTimeoutAreValidated) {
   for (const std::vector<std::string>& bad : std::vector<std::vector<std::string>>{
            {"--route", "sideways"}, {"--peer-timeout", "0"}, {"--peer-timeout", "x"}}) {

@@ -14,7 +14,9 @@
  *   5  member metadata (cluster_meta), which also runs on the metadata of
  *      every message that decodes in 0-2
  *   6  a stream of replies from a peer (peer_reply), framed one after
- *      the other as either kind until one is incomplete or garbage
+ *      the other as any kind (text line, get, meta, binary; a binary
+ *      one then relayed for a quiet or loud opcode) until one is
+ *      incomplete or garbage
  * The core is recreated every few thousand inputs, and its member table
  * is capped small (max_members), so that fuzzed ALIVE messages and
  * push-pulls also exercise the full-table refusal path. Wire version 2:
@@ -58,9 +60,11 @@ static void check_replies(const uint8_t *p, size_t n)
 
     while (off < n) {
         struct peer_reply r;
-        /* The kinds alternate by the input's own bytes. */
-        enum peer_reply_kind k = (p[i++ % n] & 1) ? PEER_REPLY_GET
-                                                  : PEER_REPLY_LINE;
+        /* The kinds, and a binary reply's opcode, come from the input's
+         * own bytes. */
+        uint8_t pick = p[i++ % n];
+        enum peer_reply_kind k = (enum peer_reply_kind)(pick & 3);
+        char copy[64];
 
         if (peer_reply_frame(k, (const char *)p + off, n - off, &r) !=
             PEER_REPLY_DONE) {
@@ -68,6 +72,15 @@ static void check_replies(const uint8_t *p, size_t n)
         }
         assert(r.len > 0 && r.len <= n - off);
         assert(r.relay_len <= r.len);
+        if (k == PEER_REPLY_BINARY) {
+            size_t relay = 0, len = r.len < sizeof(copy) ? r.len : sizeof(copy);
+
+            memcpy(copy, p + off, len);
+            if (peer_reply_binary_relay(copy, len, pick >> 2, &relay)) {
+                assert(relay == 0 || relay == len);
+                assert((uint8_t)copy[1] == pick >> 2);
+            }
+        }
         off += r.len;
     }
 }

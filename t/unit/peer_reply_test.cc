@@ -91,11 +91,95 @@ TEST(PeerReply, GarbageIsRefused)
     EXPECT_EQ(Frame(PEER_REPLY_LINE, "VALUE k 0 1\r\nx\r\nEND\r\n", &r),
               PEER_REPLY_GARBAGE);
     EXPECT_EQ(Frame(PEER_REPLY_LINE, "END\r\n", &r), PEER_REPLY_GARBAGE);
+    for (const char *g : { "HELLO THERE\r\n", "12a\r\n", "STORED \r\n",
+                           "123456789012345678901\r\n", "VA 1\r\nx\r\n" }) {
+        EXPECT_EQ(Frame(PEER_REPLY_LINE, g, &r), PEER_REPLY_GARBAGE) << g;
+    }
     /* A line that never ends is refused once it is over the limit. */
     std::string endless(PEER_REPLY_LINE_MAX + 2, 'x');
     EXPECT_EQ(Frame(PEER_REPLY_LINE, endless, &r), PEER_REPLY_GARBAGE);
     EXPECT_EQ(Frame(PEER_REPLY_LINE, endless.substr(0, 100), &r),
               PEER_REPLY_MORE);
+}
+
+TEST(PeerReply, MetaRepliesEndInMnAndRelayWhatComesBefore)
+{
+    ExpectWhole(PEER_REPLY_META, "HD O1 k\r\nMN\r\n", 9, "HD\r\n");
+    ExpectWhole(PEER_REPLY_META, "MN\r\n", 0, "HD\r\n");  /* q hid it */
+    ExpectWhole(PEER_REPLY_META, "EN\r\nMN\r\n", 4);
+    std::string va = "VA 6 f1 c9\r\nMN\r\nxx\r\n";  /* MN inside data */
+    ExpectWhole(PEER_REPLY_META, va + "MN\r\n", va.size());
+    ExpectWhole(PEER_REPLY_META, "VA 0\r\n\r\nMN\r\n", 8);
+    for (std::string line : { "CLIENT_ERROR bad data chunk\r\n",
+                              "ME k exp=-1 la=1 cas=2 fetch=no cls=1 size=63\r\n",
+                              "NF O123456789 kkey\r\n", "EX\r\n", "NS\r\n" }) {
+        ExpectWhole(PEER_REPLY_META, line + "MN\r\n", line.size());
+    }
+    peer_reply r;
+    for (const char *g : { "HD\r\nHD\r\nMN\r\n",  /* two replies */
+                           "STORED\r\nMN\r\n", "VA x\r\n", "VA 2\r\nabc\r\n",
+                           "HD\r\nMX", "HDX\r\nMN\r\n", "VALUE k 0 1\r\n" }) {
+        EXPECT_EQ(Frame(PEER_REPLY_META, g, &r), PEER_REPLY_GARBAGE) << g;
+    }
+}
+
+std::string BinaryResponse(uint8_t op, uint16_t status, const std::string& body,
+                           uint8_t extlen = 0, uint16_t keylen = 0)
+{
+    std::string h(24, '\0');
+    h[0] = (char)0x81;
+    h[1] = (char)op;
+    h[2] = (char)(keylen >> 8);
+    h[3] = (char)keylen;
+    h[4] = (char)extlen;
+    h[6] = (char)(status >> 8);
+    h[7] = (char)status;
+    h[11] = (char)body.size();
+    return h + body;
+}
+
+TEST(PeerReply, BinaryPacketsFrameByTheirBodyLength)
+{
+    std::string hit = BinaryResponse(0x00, 0, std::string("\0\0\0\5", 4) + "value", 4);
+    ExpectWhole(PEER_REPLY_BINARY, hit, hit.size());
+    peer_reply r;
+    std::string bad = hit;
+    bad[0] = 'H';
+    EXPECT_EQ(Frame(PEER_REPLY_BINARY, bad, &r), PEER_REPLY_GARBAGE);
+    EXPECT_EQ(Frame(PEER_REPLY_BINARY, "H", &r), PEER_REPLY_GARBAGE);
+    /* Key and extras longer than the body. */
+    EXPECT_EQ(Frame(PEER_REPLY_BINARY, BinaryResponse(0x0c, 0, "abc", 2, 2), &r),
+              PEER_REPLY_GARBAGE);
+}
+
+TEST(PeerReply, BinaryRelayAppliesTheClientsQuietOpcode)
+{
+    struct Case {
+        uint8_t client, sent;
+        uint16_t status;
+        bool relayed;
+    } cases[] = {
+        { 0x09, 0x00, 0x01, false },  /* GETQ miss: hidden */
+        { 0x09, 0x00, 0x00, true },   /* GETQ hit */
+        { 0x0d, 0x0c, 0x01, false },  /* GETKQ miss */
+        { 0x11, 0x01, 0x00, false },  /* SETQ success: hidden */
+        { 0x11, 0x01, 0x02, true },   /* SETQ exists: errors are sent */
+        { 0x14, 0x04, 0x01, true },   /* DELETEQ not found */
+        { 0x1e, 0x1d, 0x01, false },  /* GATQ miss */
+        { 0x01, 0x01, 0x00, true },   /* SET */
+        { 0x00, 0x00, 0x01, true },   /* GET miss */
+    };
+    for (const Case& k : cases) {
+        std::string p = BinaryResponse(k.sent, k.status, "x");
+        size_t relay = 99;
+        ASSERT_TRUE(peer_reply_binary_relay(&p[0], p.size(), k.client, &relay));
+        EXPECT_EQ(relay, k.relayed ? p.size() : 0u) << (int)k.client;
+        EXPECT_EQ((uint8_t)p[1], k.client);
+    }
+    /* A response to another opcode than the one sent. */
+    std::string p = BinaryResponse(0x01, 0, "");
+    size_t relay;
+    EXPECT_FALSE(peer_reply_binary_relay(&p[0], p.size(), 0x09, &relay));
 }
 
 }  // namespace
