@@ -184,9 +184,12 @@ void gossip_state_alive(struct gossip *g, const struct gossip_msg *a,
             a->meta_len == n->m.meta_len && a->weight == n->m.weight &&
             (a->meta_len == 0 || memcmp(a->meta, n->m.meta,
                                         a->meta_len) == 0) &&
-            gossip_addr_equal(&a->addr, &n->m.gossip_addr)) {
+            gossip_addr_equal(&a->addr, &n->m.gossip_addr) &&
+            gossip_addr_equal(&a->client_addr, &n->m.client_addr)) {
             return;
         }
+        /* (A restart on another client port is such a life too: its
+         * members would otherwise route our keys to the old port.) */
         refute(g, a->incarnation);
         return;
     }

@@ -450,6 +450,35 @@ TEST(GossipReplay, DirectAndRelayedAcksStillCount)
 
 /* ---- incarnation ----------------------------------------------------- */
 
+/* A restart on another client port: same name, same gossip address, and
+ * the same incarnation as the earlier life (both start at 1). The new life
+ * must beat the old one, or members keep routing its keys to the old
+ * port, which nothing answers. */
+TEST(GossipIncarnation, EarlierLifeOnAnotherClientPortIsRefuted)
+{
+    Net net;
+    Node *s = net.Add("s", 1, 1);
+    Node *x = net.Add("x", 2, 2);
+
+    net.Join(x, s);
+    net.Run(2 * kS);
+    uint32_t inc = gossip_self(s->g)->incarnation;
+    struct gossip_msg a;
+    memset(&a, 0, sizeof(a));
+    a.type = GOSSIP_MSG_ALIVE;
+    a.incarnation = inc;
+    snprintf(a.node, sizeof(a.node), "s");
+    a.addr = s->addr;
+    a.client_addr = s->addr;
+    a.client_addr.port = 11311;
+    Inject(net, s, x->addr, a);
+    EXPECT_GT(gossip_self(s->g)->incarnation, inc);
+    net.Run(2 * kS);
+    ASSERT_NE(View(x, "s"), nullptr);
+    EXPECT_EQ(View(x, "s")->incarnation, gossip_self(s->g)->incarnation);
+    EXPECT_TRUE(gossip_addr_equal(&View(x, "s")->client_addr, &s->addr));
+}
+
 /* Refuting at the top of the range must not wrap to 0: peers take 0 for
  * old news, and the node would then lose every accusation. */
 TEST(GossipIncarnation, RefutationSaturatesInsteadOfWrapping)
