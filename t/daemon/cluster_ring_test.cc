@@ -245,6 +245,7 @@ TEST_F(ClusterRing, SuspectStaysOnTheRingDeadLeavesAndItsKeysMoveOn) {
   std::string victim = "127.0.0.1:" + std::to_string(node(2)->port());
   std::vector<std::string> before = Owners(node(0)->port(), keys);
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGSTOP));
+  ASSERT_TRUE(rc_ct::wait_stopped(node(2)->pid()));
   // Until it is dead, whoever shows it shows it on the ring (alive or
   // suspect); once dead it is gone from the ring.
   bool saw_suspect_on_ring = false, gone = false;

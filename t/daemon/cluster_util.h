@@ -5,6 +5,8 @@
 #ifndef RC_T_DAEMON_CLUSTER_UTIL_H
 #define RC_T_DAEMON_CLUSTER_UTIL_H
 
+#include <dirent.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +35,29 @@ inline bool wait_for(const std::function<bool()>& cond, int timeout_ms) {
     rc_test::sleep_ms(50);
   }
   return cond();
+}
+
+// After kill(pid, SIGSTOP): waits (<= 2 s) until every thread of pid is
+// stopped, since kill returns before they are, and a worker running on
+// another core could still answer a request sent meanwhile.
+inline bool wait_stopped(int pid) {
+  return wait_for(
+      [pid] {
+        std::string dir = "/proc/" + std::to_string(pid) + "/task";
+        DIR* d = opendir(dir.c_str());
+        if (d == nullptr) return false;
+        bool all = true;
+        while (struct dirent* e = readdir(d)) {
+          if (e->d_name[0] == '.') continue;
+          std::string stat = rc_test::read_file(dir + "/" + e->d_name + "/stat");
+          size_t paren = stat.rfind(')');
+          if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T')
+            all = false;
+        }
+        closedir(d);
+        return all;
+      },
+      2000);
 }
 
 // n daemons named prefix0..; node i > 0 joins through node 0. args(i)

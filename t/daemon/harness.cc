@@ -331,6 +331,18 @@ Daemon::~Daemon() {
     }
   }
   if (!log_path_.empty()) {
+    // A sanitizer's report in a daemon (a leak found at exit, an error
+    // that did not abort) fails whatever test ran it.
+    std::string l = log();
+    for (const char* mark : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "WARNING: ThreadSanitizer", "runtime error:"}) {
+      size_t at = l.find(mark);
+      if (at != std::string::npos) {
+        ADD_FAILURE() << "sanitizer report in the log of `" << cmdline_ << "`:\n"
+                      << l.substr(at > 200 ? at - 200 : 0, 6000);
+        break;
+      }
+    }
     if (keep_logs() || current_test_failed()) {
       fprintf(stderr, "rc_test::Daemon: log of `%s` kept in %s\n", cmdline_.c_str(),
               log_path_.c_str());

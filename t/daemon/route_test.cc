@@ -487,6 +487,7 @@ TEST_F(Route, StoppedOwnerFailsItsKeysWithinTheTimeoutAndOnlyThose) {
   ASSERT_EQ(c.cmd("set " + other + " 0 0 1\r\no\r\n"), "STORED\r\n");
   ASSERT_EQ(Owner(node(0)->port(), mine), Addr(node(2)));
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGSTOP));
+  ASSERT_TRUE(rc_ct::wait_stopped(node(2)->pid()));
   long long t0 = rc_test::now_ms();
   EXPECT_EQ(c.cmd("get " + mine + "\r\n", "END\r\n"), "END\r\n")  // a miss
       << "owner now " << Owner(node(0)->port(), mine) << ", stopped " << Addr(node(2));

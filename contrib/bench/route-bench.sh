@@ -1,0 +1,245 @@
+#!/usr/bin/env bash
+# route-bench.sh - the cost of the routing hop, side by side in one run.
+#
+# Three set-ups, started together on 127.0.0.1 and measured in turns with
+# the same client (rcload), the same keys and the same workloads:
+#   direct     one ringcached node; the client talks to it
+#   cluster    three ringcached nodes in a cluster (--route proxy); the
+#              client talks to node 0, so about 2/3 of keys take a hop
+#   twemproxy  Debian's nutcracker (ketama, md5) in front of three
+#              memcached; the client talks to the proxy
+# Workloads: 4 connections unpipelined (u) and pipelined 16 deep (p), 1:10
+# set:get over 100,000 prefilled keys, 100-byte values. For each: ops/s,
+# p99, and ops per server CPU-second, the CPU summed over every server
+# process of the set-up (the nodes; the proxy and its backends), read from
+# /proc before and after the run. Medians over -r repetitions, then the
+# ratios cluster/direct and cluster/twemproxy.
+#
+#   contrib/bench/route-bench.sh [-d SECS] [-r REPS] [-t THREADS]
+# Results: contrib/bench/results/route-<date>.{txt,tsv}.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+RINGCACHED=${RINGCACHED:-$ROOT/build/src/ringcached}
+MEMCACHED=${MEMCACHED:-$(command -v memcached || echo /usr/bin/memcached)}
+NUTCRACKER=${NUTCRACKER:-$(command -v nutcracker || echo /usr/sbin/nutcracker)}
+DUR=10 REPS=3 THREADS=1 KEYS=100000 VSIZE=100 CONNS=4
+OUTDIR=$HERE/results
+
+usage() {
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    exit "${1:-0}"
+}
+while [ $# -gt 0 ]; do
+    case $1 in
+    -d) DUR=$2; shift ;;
+    -r) REPS=$2; shift ;;
+    -t) THREADS=$2; shift ;;
+    -h|--help) usage ;;
+    *) usage 2 ;;
+    esac
+    shift
+done
+
+die() { echo "route-bench: $*" >&2; exit 1; }
+[ -x "$RINGCACHED" ] || die "no $RINGCACHED (build first, or set RINGCACHED)"
+[ -x "$MEMCACHED" ] || die "no memcached (apt-get install memcached)"
+if [ ! -x "$NUTCRACKER" ]; then
+    # The benchmark's own dependency: installed on first use.
+    [ "$(id -u)" = 0 ] || die "nutcracker missing: apt-get install nutcracker"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nutcracker >/dev/null
+    NUTCRACKER=$(command -v nutcracker || echo /usr/sbin/nutcracker)
+fi
+RCLOAD=$HERE/rcload
+[ -x "$RCLOAD" ] && [ "$RCLOAD" -nt "$HERE/rcload.c" ] ||
+    make -s -C "$HERE" rcload >/dev/null
+
+mkdir -p "$OUTDIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+TXT=$OUTDIR/route-$STAMP.txt TSV=$OUTDIR/route-$STAMP.tsv
+TMP=$(mktemp -d)
+exec > >(tee "$TXT") 2>&1
+
+USERFLAG=()
+[ "$(id -u)" = 0 ] && USERFLAG=(-u root)
+STARTED=()
+cleanup() {
+    local p
+    for p in "${STARTED[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${STARTED[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { grep -q "$(printf ':%04X ' "$1")" /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        port_busy "$p" || { echo "$p"; return; }
+    done
+}
+can_connect() { timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null; }
+ask() {  # port command: one command, the reply up to END
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+        printf "%s\r\n" "$1" >&3
+        while IFS= read -r -t 3 l <&3; do echo "$l"
+            case $l in END*|VERSION*|*ERROR*) break;; esac; done' "$1" "$2" | tr -d '\r'
+}
+wait_port() {  # port pid log
+    local i
+    for i in $(seq 100); do
+        can_connect "$1" && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$3" >&2
+    die "nothing listens on $1"
+}
+spawn() {  # log cmd...: starts a server, prints its pid
+    local log=$1
+    shift
+    "$@" >"$log" 2>&1 &
+    STARTED+=("$!")
+    echo "$!"
+}
+cpu_ticks() {  # pids...: utime+stime summed
+    local p t=0
+    for p in "$@"; do
+        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    done
+    echo "$t"
+}
+kv() { awk -F= -v k="$2" '$1==k {print $2}' "$1"; }
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "-" || b == "-") print "-";
+                                     else printf "%.2f", a / b }'
+}
+median() {
+    printf '%s\n' "$@" | sort -g |
+        awk '{a[NR] = $1} END {if (!NR) print "-"; else if (NR % 2) print a[(NR + 1) / 2];
+             else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+HZ=$(getconf CLK_TCK)
+
+echo "routing benchmark, $STAMP"
+echo "host: $(uname -srm), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ringcached: $("$RINGCACHED" -V)  memcached: $("$MEMCACHED" -V)  nutcracker: $("$NUTCRACKER" -V 2>&1 | head -1)"
+echo "each server -t $THREADS; client: rcload -c $CONNS, 1:10 set:get, $KEYS keys, ${VSIZE}-byte values, ${DUR} s runs, $REPS reps"
+echo
+
+declare -A ENTRY PIDS
+# (1) direct
+p=$(free_port)
+pid=$(spawn "$TMP/direct.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}")
+wait_port "$p" "$pid" "$TMP/direct.log"
+ENTRY[direct]=$p PIDS[direct]=$pid
+# (2) a three-node cluster
+g0=$(free_port)
+cl_pids=() cl_ports=()
+for i in 0 1 2; do
+    p=$(free_port)
+    g=$g0
+    [ "$i" = 0 ] || g=$(free_port)
+    join=()
+    [ "$i" = 0 ] || join=(--join "127.0.0.1:$g0")
+    pid=$(spawn "$TMP/node$i.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 \
+          "${USERFLAG[@]}" --node-name "bench$i" --gossip-port "$g" "${join[@]}")
+    wait_port "$p" "$pid" "$TMP/node$i.log"
+    cl_pids+=("$pid") cl_ports+=("$p")
+done
+for _ in $(seq 100); do
+    [ "$(ask "${cl_ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] && break
+    sleep 0.1
+done
+[ "$(ask "${cl_ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] ||
+    die "the three nodes did not form a ring"
+ENTRY[cluster]=${cl_ports[0]} PIDS[cluster]="${cl_pids[*]}"
+# (3) twemproxy in front of three memcached
+tw_pids=() servers=""
+for i in 0 1 2; do
+    p=$(free_port)
+    pid=$(spawn "$TMP/mc$i.log" "$MEMCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}")
+    wait_port "$p" "$pid" "$TMP/mc$i.log"
+    tw_pids+=("$pid")
+    servers+="   - 127.0.0.1:$p:1"$'\n'
+done
+p=$(free_port)
+cat >"$TMP/nutcracker.yml" <<EOF
+bench:
+  listen: 127.0.0.1:$p
+  hash: md5
+  distribution: ketama
+  timeout: 1000
+  preconnect: true
+  auto_eject_hosts: false
+  servers:
+$servers
+EOF
+pid=$(spawn "$TMP/nutcracker.log" "$NUTCRACKER" -c "$TMP/nutcracker.yml" -s "$(free_port)" \
+      -a 127.0.0.1 -o "$TMP/nutcracker.out")
+wait_port "$p" "$pid" "$TMP/nutcracker.log"
+tw_pids+=("$pid")
+ENTRY[twemproxy]=$p PIDS[twemproxy]="${tw_pids[*]}"
+
+SETUPS="direct cluster twemproxy"
+for s in $SETUPS; do
+    timeout 120 "$RCLOAD" -s "127.0.0.1:${ENTRY[$s]}" -M fill -n "$KEYS" -v "$VSIZE" -c "$CONNS" -P 16 \
+        >"$TMP/fill-$s.out" || die "fill through $s failed"
+done
+
+printf 'workload\trep\tsetup\tops_s\tp99_us\tsrv_cpu_s\tops_per_cpu_s\terrors\n' >"$TSV"
+declare -A R
+for w in u p; do
+    depth=1
+    [ "$w" = p ] && depth=16
+    for rep in $(seq "$REPS"); do
+        for s in $SETUPS; do
+            # shellcheck disable=SC2086
+            c0=$(cpu_ticks ${PIDS[$s]})
+            out=$TMP/run.out
+            timeout $((DUR + 60)) "$RCLOAD" -s "127.0.0.1:${ENTRY[$s]}" -M run -k "$KEYS" \
+                -v "$VSIZE" -c "$CONNS" -P "$depth" -R 1:10 -d "$DUR" >"$out" ||
+                die "rcload through $s failed"
+            # shellcheck disable=SC2086
+            c1=$(cpu_ticks ${PIDS[$s]})
+            ops=$(kv "$out" ops_per_sec) p99=$(kv "$out" p99_us) err=$(kv "$out" errors)
+            cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+            opc=$(awk -v o="$ops" -v d="$(kv "$out" secs)" -v c="$cpu" \
+                  'BEGIN { printf "%.0f", c > 0 ? o * d / c : 0 }')
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$rep" "$s" "$ops" "$p99" "$cpu" \
+                "$opc" "$err" >>"$TSV"
+            printf '  %s rep %d %-9s %8.0f ops/s  p99 %7s us  server %6.2f CPU-s  %7s ops/CPU-s  errors %s\n' \
+                "$w" "$rep" "$s" "$ops" "$p99" "$cpu" "$opc" "$err"
+            R[$w.$s.ops]+="$ops " R[$w.$s.p99]+="$p99 " R[$w.$s.opc]+="$opc "
+        done
+    done
+done
+
+echo
+echo "medians (u: 4 connections, unpipelined; p: pipelined 16 deep)"
+printf '%-3s %-10s %10s %10s %14s\n' wl setup ops/s p99_us ops/CPU-s
+for w in u p; do
+    for s in $SETUPS; do
+        for v in ops p99 opc; do
+            # shellcheck disable=SC2086
+            R[$w.$s.m$v]=$(median ${R[$w.$s.$v]})
+        done
+        printf '%-3s %-10s %10.0f %10s %14.0f\n' "$w" "$s" "${R[$w.$s.mops]}" "${R[$w.$s.mp99]}" \
+            "${R[$w.$s.mopc]}"
+    done
+done
+echo
+echo "ratios (median of each)"
+for w in u p; do
+    echo "$w: ops/CPU-s cluster/direct $(ratio "${R[$w.cluster.mopc]}" "${R[$w.direct.mopc]}")," \
+         "twemproxy/direct $(ratio "${R[$w.twemproxy.mopc]}" "${R[$w.direct.mopc]}")," \
+         "cluster/twemproxy $(ratio "${R[$w.cluster.mopc]}" "${R[$w.twemproxy.mopc]}");" \
+         "p99 cluster/twemproxy $(ratio "${R[$w.cluster.mp99]}" "${R[$w.twemproxy.mp99]}")"
+done
+# Where the cluster's keys went: forwarded by the entry node.
+echo
+echo "cluster entry node: $(ask "${cl_ports[0]}" "stats cluster" | grep -E 'STAT (forwarded|peer_errors|peer_timeouts) ' | tr '\n' ' ')"
+echo "raw: $TSV"
