@@ -208,7 +208,7 @@ for w in u p; do
             ops=$(kv "$out" ops_per_sec) p99=$(kv "$out" p99_us) err=$(kv "$out" errors)
             cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
             opc=$(awk -v o="$ops" -v d="$(kv "$out" secs)" -v c="$cpu" \
-                  'BEGIN { printf "%.0f", c > 0 ? o * d / c : 0 }')
+                  'BEGIN { printf "%.0f", (c > 0 ? o * d / c : 0) }')
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$rep" "$s" "$ops" "$p99" "$cpu" \
                 "$opc" "$err" >>"$TSV"
             printf '  %s rep %d %-9s %8.0f ops/s  p99 %7s us  server %6.2f CPU-s  %7s ops/CPU-s  errors %s\n' \

@@ -56,6 +56,7 @@ struct link {
     bool challenged;              /* sent rc_auth, waiting for its OK */
     bool write_queued;            /* the write event is active */
     struct event *ev, *timer;
+    short want;                   /* the events ev is registered for */
     struct pool *pool;
     struct peer_counters *pc;     /* this peer's shared counters */
     char *out;                    /* the handshake, then requests */
@@ -280,6 +281,7 @@ static void link_fail(struct link *l, bool timeout)
         close(l->fd);
         l->fd = -1;
     }
+    l->want = 0;
     evtimer_del(l->timer);
     l->connecting = false;
     l->ready = l->challenged = false;
@@ -294,6 +296,10 @@ static void on_link(evutil_socket_t fd, short what, void *arg);
 
 static void link_want(struct link *l, short flags)
 {
+    if (l->want == flags) {
+        return;                   /* one epoll_ctl fewer per write */
+    }
+    l->want = flags;
     event_del(l->ev);
     event_assign(l->ev, l->pool->base, l->fd, flags | EV_PERSIST, on_link,
                  l);
@@ -438,9 +444,14 @@ static bool link_read(struct link *l)
         }
         n = recv(l->fd, l->in + l->in_len, l->in_cap - l->in_len, 0);
         if (n > 0) {
+            size_t room = l->in_cap - l->in_len;
+
             l->in_len += (size_t)n;
             if (!link_replies(l)) {
                 return false;
+            }
+            if ((size_t)n < room) {
+                return true;      /* drained: no recv just to hear EAGAIN */
             }
             continue;
         }
