@@ -66,12 +66,17 @@ struct Pair {
     n0 = rc_dt::start_daemon(a0);
     n1 = rc_dt::start_daemon(a1);
     if (n0 == nullptr || n1 == nullptr) return;
+    // Both rings hold both nodes (each routes by its own).
     rc_ct::wait_for([&] {
-      Client c(n0->port());
-      if (!auth.empty()) c.cmd(auth);
-      std::string r = c.cmd("cluster ring\r\n", "END\r\n");
-      return r.find("RING ") != std::string::npos &&
-             r.find("RING ", r.find("RING ") + 1) != std::string::npos;
+      for (Daemon* d : {n0.get(), n1.get()}) {
+        Client c(d->port());
+        if (!auth.empty()) c.cmd(auth);
+        std::string r = c.cmd("cluster ring\r\n", "END\r\n");
+        if (r.find("RING ") == std::string::npos ||
+            r.find("RING ", r.find("RING ") + 1) == std::string::npos)
+          return false;
+      }
+      return true;
     }, 10000);
   }
 };
