@@ -98,12 +98,13 @@ wait_port() {  # port pid log
     cat "$3" >&2
     die "nothing listens on $1"
 }
-spawn() {  # log cmd...: starts a server, prints its pid
+spawn() {  # log cmd...: starts a server; its pid in $pid (not a subshell,
+           # so that cleanup knows every server)
     local log=$1
     shift
     "$@" >"$log" 2>&1 &
-    STARTED+=("$!")
-    echo "$!"
+    pid=$!
+    STARTED+=("$pid")
 }
 cpu_ticks() {  # pids...: utime+stime summed
     local p t=0
@@ -133,7 +134,7 @@ echo
 declare -A ENTRY PIDS
 # (1) direct
 p=$(free_port)
-pid=$(spawn "$TMP/direct.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}")
+spawn "$TMP/direct.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}"
 wait_port "$p" "$pid" "$TMP/direct.log"
 ENTRY[direct]=$p PIDS[direct]=$pid
 # (2) a three-node cluster
@@ -145,8 +146,8 @@ for i in 0 1 2; do
     [ "$i" = 0 ] || g=$(free_port)
     join=()
     [ "$i" = 0 ] || join=(--join "127.0.0.1:$g0")
-    pid=$(spawn "$TMP/node$i.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 \
-          "${USERFLAG[@]}" --node-name "bench$i" --gossip-port "$g" "${join[@]}")
+    spawn "$TMP/node$i.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 \
+          "${USERFLAG[@]}" --node-name "bench$i" --gossip-port "$g" "${join[@]}"
     wait_port "$p" "$pid" "$TMP/node$i.log"
     cl_pids+=("$pid") cl_ports+=("$p")
 done
@@ -161,7 +162,7 @@ ENTRY[cluster]=${cl_ports[0]} PIDS[cluster]="${cl_pids[*]}"
 tw_pids=() servers=""
 for i in 0 1 2; do
     p=$(free_port)
-    pid=$(spawn "$TMP/mc$i.log" "$MEMCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}")
+    spawn "$TMP/mc$i.log" "$MEMCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}"
     wait_port "$p" "$pid" "$TMP/mc$i.log"
     tw_pids+=("$pid")
     servers+="   - 127.0.0.1:$p:1"$'\n'
@@ -178,8 +179,8 @@ bench:
   servers:
 $servers
 EOF
-pid=$(spawn "$TMP/nutcracker.log" "$NUTCRACKER" -c "$TMP/nutcracker.yml" -s "$(free_port)" \
-      -a 127.0.0.1 -o "$TMP/nutcracker.out")
+spawn "$TMP/nutcracker.log" "$NUTCRACKER" -c "$TMP/nutcracker.yml" -s "$(free_port)" \
+      -a 127.0.0.1 -o "$TMP/nutcracker.out"
 wait_port "$p" "$pid" "$TMP/nutcracker.log"
 tw_pids+=("$pid")
 ENTRY[twemproxy]=$p PIDS[twemproxy]="${tw_pids[*]}"

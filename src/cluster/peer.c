@@ -335,6 +335,16 @@ static bool link_write(struct link *l)
     return true;
 }
 
+/* The handshake is answered: what was held behind it goes, in this
+ * loop iteration's write. */
+static void link_release(struct link *l)
+{
+    if (l->out_sent < l->out_len && !l->write_queued) {
+        l->write_queued = true;
+        event_active(l->ev, EV_WRITE, 0);
+    }
+}
+
 /* The node's answer to the handshake: OK, or a challenge (peer_auth.h)
  * to answer before the held requests. False: this link cannot work. */
 static bool link_hello(struct link *l, const char *line, size_t len)
@@ -348,6 +358,7 @@ static bool link_hello(struct link *l, const char *line, size_t len)
     if (len == 4 && memcmp(line, "OK\r\n", 4) == 0) {
         fifo_pop(l);
         l->ready = true;
+        link_release(l);
         return true;
     }
     if (l->challenged || len < cl + 2 || memcmp(line, challenge, cl) != 0 ||
@@ -370,6 +381,7 @@ static bool link_hello(struct link *l, const char *line, size_t len)
     l->out_len += (size_t)n;
     l->challenged = true;         /* the handshake now waits for OK */
     l->ready = true;
+    link_release(l);
     return true;
 }
 
@@ -427,9 +439,6 @@ static bool link_replies(struct link *l)
     }
     memmove(l->in, l->in + off, l->in_len - off);
     l->in_len -= off;
-    if (l->ready && l->out_sent < l->out_len) {
-        link_want(l, EV_READ | EV_WRITE);   /* the held requests */
-    }
     link_arm(l);
     return true;
 }

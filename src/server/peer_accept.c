@@ -75,16 +75,16 @@ bool peer_accept_line(struct conn *c, char *line, size_t len)
     struct text_token t[4];
     size_t n;
 
-    if (len > 0 && line[len - 1] == '\r') {
-        line[--len] = '\0';
-    }
     if (strncmp(line, "rc_peer ", 8) != 0 &&
         strncmp(line, "rc_auth ", 8) != 0) {
         if (a->peer_challenged) {
             refuse(c, "CLIENT_ERROR authentication required");
             return true;
         }
-        return false;
+        return false;             /* a client's line: left as it came */
+    }
+    if (len > 0 && line[len - 1] == '\r') {
+        line[--len] = '\0';
     }
     n = text_tokenize(line, t, 4) - 1;
     if (strcmp(t[0].value, "rc_peer") == 0) {
