@@ -105,21 +105,59 @@ static long value_bytes(const char *line, size_t len)
     return v > PEER_REPLY_VALUE_MAX ? -1 : (long)v;
 }
 
-static enum peer_reply_status frame_text(enum peer_reply_kind kind,
-                                         const char *buf, size_t n,
-                                         struct peer_reply *out)
+/* The reply's first line: its length without CRLF in *line; MORE, or
+ * GARBAGE for an empty line, a bare LF or one over the limit. */
+static enum peer_reply_status first_line(const char *buf, size_t n,
+                                         size_t *line)
 {
     long ll = line_len(buf, n);
-    size_t line, need;
-    long bytes;
 
     if (ll == -1) {
         return PEER_REPLY_MORE;
     }
-    if (ll < 0 || ll == 0) {
+    if (ll <= 0) {
         return PEER_REPLY_GARBAGE;
     }
-    line = (size_t)ll;
+    *line = (size_t)ll;
+    return PEER_REPLY_DONE;
+}
+
+/* The end of a reply: buf[0..end) is relayed (with data: it ends in a
+ * value's CRLF), then the fixed trailer t ("END\r\n", "MN\r\n") must come.
+ * What is there of them already is checked, so garbage is caught before
+ * the rest arrives. */
+static enum peer_reply_status trailer(const char *buf, size_t n, size_t end,
+                                      bool data, const char *t,
+                                      struct peer_reply *out)
+{
+    size_t tl = strlen(t);
+
+    if (data && n >= end && memcmp(buf + end - 2, "\r\n", 2) != 0) {
+        return PEER_REPLY_GARBAGE;
+    }
+    if (n < end + tl) {
+        return n > end && memcmp(buf + end, t, n - end) != 0
+                   ? PEER_REPLY_GARBAGE : PEER_REPLY_MORE;
+    }
+    if (memcmp(buf + end, t, tl) != 0) {
+        return PEER_REPLY_GARBAGE;
+    }
+    out->relay_len = end;
+    out->len = end + tl;
+    return PEER_REPLY_DONE;
+}
+
+static enum peer_reply_status frame_text(enum peer_reply_kind kind,
+                                         const char *buf, size_t n,
+                                         struct peer_reply *out)
+{
+    enum peer_reply_status st;
+    size_t line = 0;
+    long bytes;
+
+    if ((st = first_line(buf, n, &line)) != PEER_REPLY_DONE) {
+        return st;
+    }
     out->error = is_error(buf, line);
     if (kind == PEER_REPLY_LINE || out->error) {
         /* Anything else where one line was due (a value, an END) would
@@ -137,22 +175,8 @@ static enum peer_reply_status frame_text(enum peer_reply_kind kind,
     if (!starts(buf, line, "VALUE ") || (bytes = value_bytes(buf, line)) < 0) {
         return PEER_REPLY_GARBAGE;
     }
-    need = line + 2 + (size_t)bytes + 2;
-    if (n < need + 5) {
-        /* Check what is there already, so garbage is caught early. */
-        if (n >= need && (memcmp(buf + need - 2, "\r\n", 2) != 0 ||
-                          memcmp(buf + need, "END\r\n", n - need) != 0)) {
-            return PEER_REPLY_GARBAGE;
-        }
-        return PEER_REPLY_MORE;
-    }
-    if (memcmp(buf + need - 2, "\r\n", 2) != 0 ||
-        memcmp(buf + need, "END\r\n", 5) != 0) {
-        return PEER_REPLY_GARBAGE;
-    }
-    out->relay_len = need;
-    out->len = need + 5;
-    return PEER_REPLY_DONE;
+    return trailer(buf, n, line + 2 + (size_t)bytes + 2, true, "END\r\n",
+                   out);
 }
 
 /* The <n> of a meta "VA <n> <flags>*" line; -1 if malformed. */
@@ -193,17 +217,13 @@ static int is_meta_status(const char *line, size_t len)
 static enum peer_reply_status frame_meta(const char *buf, size_t n,
                                          struct peer_reply *out)
 {
-    long ll = line_len(buf, n);
-    size_t line, end;
+    enum peer_reply_status st;
+    size_t line = 0;
     long bytes;
 
-    if (ll == -1) {
-        return PEER_REPLY_MORE;
+    if ((st = first_line(buf, n, &line)) != PEER_REPLY_DONE) {
+        return st;
     }
-    if (ll <= 0) {
-        return PEER_REPLY_GARBAGE;
-    }
-    line = (size_t)ll;
     if (line == 2 && memcmp(buf, "MN", 2) == 0) {
         out->len = 4;             /* q hid the reply */
         return PEER_REPLY_DONE;
@@ -213,28 +233,13 @@ static enum peer_reply_status frame_meta(const char *buf, size_t n,
         if ((bytes = va_bytes(buf, line)) < 0) {
             return PEER_REPLY_GARBAGE;
         }
-        end = line + 2 + (size_t)bytes + 2;
-        if (n >= end && memcmp(buf + end - 2, "\r\n", 2) != 0) {
-            return PEER_REPLY_GARBAGE;
-        }
-    } else if (out->error || is_meta_status(buf, line)) {
-        end = line + 2;
-    } else {
-        return PEER_REPLY_GARBAGE;
+        return trailer(buf, n, line + 2 + (size_t)bytes + 2, true, "MN\r\n",
+                       out);
     }
-    if (n < end + 4) {
-        /* Check what is there already, so garbage is caught early. */
-        if (n > end && memcmp(buf + end, "MN\r\n", n - end) != 0) {
-            return PEER_REPLY_GARBAGE;
-        }
-        return PEER_REPLY_MORE;
+    if (out->error || is_meta_status(buf, line)) {
+        return trailer(buf, n, line + 2, false, "MN\r\n", out);
     }
-    if (memcmp(buf + end, "MN\r\n", 4) != 0) {
-        return PEER_REPLY_GARBAGE;
-    }
-    out->relay_len = end;
-    out->len = end + 4;
-    return PEER_REPLY_DONE;
+    return PEER_REPLY_GARBAGE;
 }
 
 static enum peer_reply_status frame_binary(const char *buf, size_t n,

@@ -104,8 +104,10 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
 {
     const struct conn_pending *p = conn_pending(c);
     bool touch = p->get.touch;
-    char first[ROUTER_ADDR_MAX] = "";
+    char first[ROUTER_ADDR_MAX];  /* the first remote owner, if any */
     bool local = false, spread = false;
+
+    first[0] = '\0';
 
     for (;;) {
         for (; t->length != 0; t++) {
