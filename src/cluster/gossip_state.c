@@ -120,10 +120,17 @@ void gossip_state_alive_msg(const struct gossip *g,
  * hint that we are the slow one, so the health score goes up. Every
  * raise of our incarnation (refuting a suspicion or death, beating an
  * earlier life's state after a restart or join) comes through here or
- * gossip_update(), and both saturate. */
-static void refute(struct gossip *g, uint32_t accused)
+ * gossip_update(), and both saturate.
+ *
+ * accuser (NULL or our own name: unknown) also gets the refutation
+ * straight away. Gossip alone reaches it only by chance: its retransmit
+ * budget is a few sends to random members, and in a big or crowded table
+ * the one member that matters most may draw none before its suspicion
+ * times out, or, once it has declared us dead, until a push-pull happens
+ * to pair us (seconds to minutes). */
+static void refute(struct gossip *g, uint32_t accused, const char *accuser)
 {
-    struct gossip_node *me = g->self;
+    struct gossip_node *me = g->self, *to;
     struct gossip_msg a;
 
     me->m.incarnation = gossip_state_next_incarnation(
@@ -133,6 +140,33 @@ static void refute(struct gossip *g, uint32_t accused)
     gossip_state_alive_msg(g, me, &a);
     gossip_broadcast(g, &a, false);
     gossip_state_notify(g, me, (enum gossip_state)me->m.state);
+    to = accuser != NULL ? gossip_members_find(&g->members, accuser) : NULL;
+    if (to != NULL && to != me && (to->m.state == GOSSIP_ALIVE ||
+                                   to->m.state == GOSSIP_SUSPECT)) {
+        gossip_send(g, &to->m.gossip_addr, &a, NULL);
+    }
+}
+
+/* Tells the accused itself, when we are the accuser (our own probe failed
+ * or our own suspicion ran out), so that a member that was only slow (a
+ * stall of a few hundred ms, its datagrams waiting in its socket buffer)
+ * refutes before the timeout instead of hoping our gossip draws it: the
+ * buddy system's ping to a suspect comes only when the probe round gets
+ * back to it, which with many members is after the timeout. */
+static void tell_accused(struct gossip *g, const struct gossip_node *n,
+                         uint8_t type, uint32_t inc, const char *from)
+{
+    struct gossip_msg m;
+
+    if (strcmp(from, g->name) != 0 || n == g->self) {
+        return;
+    }
+    memset(&m, 0, sizeof(m));
+    m.type = type;
+    m.incarnation = inc;
+    snprintf(m.node, sizeof(m.node), "%s", n->m.name);
+    snprintf(m.from, sizeof(m.from), "%s", from);
+    gossip_send(g, &n->m.gossip_addr, &m, NULL);
 }
 
 void gossip_state_alive(struct gossip *g, const struct gossip_msg *a,
@@ -190,7 +224,7 @@ void gossip_state_alive(struct gossip *g, const struct gossip_msg *a,
         }
         /* (A restart on another client port is such a life too: its
          * members would otherwise route our keys to the old port.) */
-        refute(g, a->incarnation);
+        refute(g, a->incarnation, NULL);
         return;
     }
     /* A live member cannot move: another process claims its name. Once it
@@ -280,7 +314,7 @@ void gossip_state_suspect(struct gossip *g, uint32_t inc, const char *node,
     }
     if (n == g->self) {
         if (!g->left) {
-            refute(g, inc);
+            refute(g, inc, from);
         }
         return;
     }
@@ -289,6 +323,7 @@ void gossip_state_suspect(struct gossip *g, uint32_t inc, const char *node,
         return;
     }
     broadcast_accusation(g, GOSSIP_MSG_SUSPECT, inc, node, from, false);
+    tell_accused(g, n, GOSSIP_MSG_SUSPECT, inc, from);
     n->m.incarnation = inc;
     gossip_state_set(g, n, GOSSIP_SUSPECT, now);
     n->susp = slot + 1;
@@ -352,7 +387,7 @@ void gossip_state_dead(struct gossip *g, uint32_t inc, const char *node,
     }
     if (n == g->self) {
         if (!g->left) {
-            refute(g, inc);
+            refute(g, inc, from);
             return;
         }
         /* Our own leave: tracked so gossip_leave_flushed() can tell when
@@ -360,6 +395,7 @@ void gossip_state_dead(struct gossip *g, uint32_t inc, const char *node,
         broadcast_accusation(g, GOSSIP_MSG_DEAD, inc, node, from, true);
     } else {
         broadcast_accusation(g, GOSSIP_MSG_DEAD, inc, node, from, false);
+        tell_accused(g, n, GOSSIP_MSG_DEAD, inc, from);
     }
     old = (enum gossip_state)n->m.state;
     n->m.incarnation = inc;

@@ -109,6 +109,8 @@ struct Node {
     struct gossip_addr addr;
     struct gossip *g = nullptr;
     bool down = false;            /* a dead process: receives nothing */
+    bool stalled = false;         /* a stuck process: runs no timers, and
+                                   * its datagrams wait (Net::held) */
     ~Node() { gossip_destroy(&g); }
 };
 
@@ -131,6 +133,7 @@ struct Net {
     std::vector<std::unique_ptr<Node>> nodes;
     std::vector<Packet> queued;   /* datagrams not yet delivered */
     std::vector<Packet> sent;     /* every datagram ever sent */
+    std::vector<Packet> held;     /* for stalled nodes, in arrival order */
     std::vector<StreamOpen> streams;
     uint64_t now = 1 * kS;
     /* Optional: datagrams and streams from -> to for which it returns
@@ -217,7 +220,10 @@ struct Net {
             for (const Packet &p : q) {
                 Node *to = At(p.to);
 
-                if (to != nullptr && !to->down && !Lost(p.from, p.to)) {
+                if (to != nullptr && to->stalled) {
+                    held.push_back(p);  /* its socket buffer */
+                } else if (to != nullptr && !to->down &&
+                           !Lost(p.from, p.to)) {
                     gossip_on_datagram(to->g, &p.from, p.data.data(),
                                        p.data.size(), now);
                 }
@@ -226,7 +232,8 @@ struct Net {
                 Node *to = At(o.to);
                 Bytes reply;
 
-                if (to != nullptr && !to->down && !Lost(o.from->addr, o.to)) {
+                if (to != nullptr && !to->down && !to->stalled &&
+                    !Lost(o.from->addr, o.to)) {
                     gossip_on_stream(to->g, &o.from->addr, o.data.data(),
                                      o.data.size(), now, Reply, &reply);
                 }
@@ -252,7 +259,7 @@ struct Net {
         while (now < end) {
             now += 10 * kMs;
             for (auto &n : nodes) {
-                if (n->g != nullptr && !n->down) {
+                if (n->g != nullptr && !n->down && !n->stalled) {
                     gossip_advance(n->g, now);
                 }
             }
@@ -261,6 +268,19 @@ struct Net {
                 return;
             }
         }
+    }
+
+    /* The end of a stall: what waited for n is delivered, in order. */
+    void Resume(Node *n)
+    {
+        std::vector<Packet> keep;
+
+        n->stalled = false;
+        for (const Packet &p : held) {
+            (gossip_addr_equal(&p.to, &n->addr) ? queued : keep).push_back(p);
+        }
+        held.swap(keep);
+        Deliver();
     }
 
     void Join(Node *a, Node *seed)
@@ -630,6 +650,42 @@ TEST(GossipCap, RefusedOverTheCapKnownMembersUpdateReapingMakesRoom)
     ASSERT_FALSE(Flood(net, v, "g", 10).empty());
     EXPECT_NE(View(v, "g-9"), nullptr);
     EXPECT_EQ(View(v, "real")->state, GOSSIP_ALIVE);
+}
+
+/* ---- refutation in a crowded table ---------------------------------- */
+
+/* The flood of issue 12 under TSan, in miniature: a table mostly of
+ * members that never answer, and a real member t that stalls for 1.5 s
+ * (digesting a big push-pull). Its prober p suspects it; gossip alone
+ * would tell t only if one of p's few retransmits drew it among 40
+ * ghosts, and would carry t's refutation back to p just as rarely, so p
+ * declared t dead and kept it dead (t never hears of it; seen in CI). Now
+ * p tells t directly when it suspects it, t's refutation goes straight
+ * back to its accuser, and p sees t alive within moments of the stall's
+ * end, never dead. */
+TEST(GossipRefute, AStalledMemberInACrowdedTableIsBackAliveAtOnce)
+{
+    Net net;
+    Node *p = net.Add("p", 1, 1);
+    Node *t = net.Add("t", 2, 2);
+
+    net.Join(t, p);
+    net.Run(2 * kS);
+    ASSERT_FALSE(Flood(net, p, "ghost", 40).empty());
+    ASSERT_FALSE(Flood(net, t, "ghost", 40).empty());
+    uint32_t inc = gossip_self(t->g)->incarnation;
+
+    t->stalled = true;
+    net.Run(600 * kS, [&] { return View(p, "t")->state != GOSSIP_ALIVE; });
+    ASSERT_EQ(View(p, "t")->state, GOSSIP_SUSPECT) << "p never suspected t";
+    net.Run(1500 * kMs, [&] { return View(p, "t")->state == GOSSIP_DEAD; });
+    ASSERT_EQ(View(p, "t")->state, GOSSIP_SUSPECT);
+
+    net.Resume(t);
+    net.Run(200 * kMs, [&] { return View(p, "t")->state == GOSSIP_ALIVE; });
+    EXPECT_EQ(View(p, "t")->state, GOSSIP_ALIVE);
+    EXPECT_GT(View(p, "t")->incarnation, inc);
+    EXPECT_GT(gossip_self(t->g)->incarnation, inc);
 }
 
 }  // namespace
