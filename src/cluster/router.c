@@ -33,7 +33,7 @@ bool router_remote(struct conn *c, const void *key, size_t nkey, char *addr)
     const struct cluster_member *m;
     bool remote = false;
 
-    if (!cluster_enabled() || !conn_hole_capable(c)) {
+    if (!cluster_enabled()) {
         return false;
     }
     rcu_read_lock();
@@ -75,8 +75,7 @@ size_t router_broadcast(struct conn *c, const char *req, size_t n)
     char addrs[CLUSTER_BROADCAST_MAX][ROUTER_ADDR_MAX];
     size_t i, k = 0;
 
-    if (mode != ROUTER_PROXY || !cluster_enabled() ||
-        !conn_hole_capable(c) || conn_from_peer(c)) {
+    if (mode != ROUTER_PROXY || !cluster_enabled() || conn_from_peer(c)) {
         return 0;
     }
     /* Copy the addresses out: forwarding may run event callbacks, which

@@ -24,6 +24,7 @@
  * to it is atomic (relaxed: it is only a report).
  */
 #include "net/conn.h"
+#include "net/conn_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -45,49 +46,6 @@
 
 #define RBUF_INITIAL 16384        /* as memcached's read buffer */
 
-/* Why process() stopped. */
-enum conn_stop {
-    STOP_INPUT,                   /* needs more input */
-    STOP_BUDGET,                  /* ran -R requests: yield */
-    STOP_OUTPUT,                  /* output at its limit, or suspended */
-    STOP_CLOSE,                   /* closing, or closing after the write */
-};
-
-struct conn {
-    int fd;
-    struct worker *w;
-    struct event *ev;
-    short ev_flags;               /* what ev is registered for */
-    enum conn_state state;        /* atomic: see set_state() */
-    bool close_after_write;
-    bool suspended;               /* the request at rstart is unfinished */
-    bool read_short;              /* last read left the socket drained */
-    enum conn_kind kind;
-    char addr[64];
-    rel_time_t last_cmd;
-
-    char *rbuf;                   /* input: [rstart, rend) unparsed */
-    size_t rsize, rstart, rend;
-
-    const struct conn_handler *h; /* this connection's protocol */
-    struct item *value_item;      /* CONN_VALUE target */
-    size_t value_off;             /* bytes of value+tail received */
-    size_t value_tail;            /* bytes expected after the value */
-    char tail[2];                 /* the bytes after the value */
-    size_t swallow_left;
-
-    struct outq out;              /* replies not yet written */
-
-    struct conn_pending pend;
-    struct conn_auth auth;
-    bool from_peer;               /* said rc_peer: serve everything here */
-    struct conn_ref *ref;         /* handed to peers waiting to fill holes */
-
-    /* UDP only */
-    struct sockaddr_storage peer; /* sender of the datagram being served */
-    socklen_t peerlen;
-};
-
 static const struct conn_handler *handler;
 static void (*auth_release)(void *sasl);
 static struct conn_options copts = { 20, 2 * 1024 * 1024, 0,
@@ -108,6 +66,16 @@ void conn_setup(const struct conn_options *o)
     copts = *o;
 }
 
+const struct conn_handler *conn_default_handler(void)
+{
+    return handler;
+}
+
+unsigned conn_reqs_per_event(void)
+{
+    return copts.reqs_per_event;
+}
+
 void conn_set_auth_release(void (*fn)(void *sasl))
 {
     auth_release = fn;
@@ -121,16 +89,6 @@ struct conn_auth *conn_auth(struct conn *c)
 void conn_set_protocol(struct conn *c, const struct conn_handler *h)
 {
     c->h = h;
-}
-
-static enum conn_state get_state(const struct conn *c)
-{
-    return __atomic_load_n(&c->state, __ATOMIC_RELAXED);
-}
-
-static void set_state(struct conn *c, enum conn_state s)
-{
-    __atomic_store_n(&c->state, s, __ATOMIC_RELAXED);
 }
 
 size_t conn_max_line(void)
@@ -182,7 +140,7 @@ void conn_visit_all(conn_visit_fn fn, void *arg)
         struct conn *c = registry[i];
 
         if (c != NULL) {
-            enum conn_state st = get_state(c);
+            enum conn_state st = conn_state_get(c);
             rel_time_t last = __atomic_load_n(&c->last_cmd, __ATOMIC_RELAXED);
 
             fn(arg, c->fd, c->addr, state_name(st),
@@ -209,7 +167,7 @@ void conn_close_idle(struct worker *w)
         struct conn *c = registry[i];
 
         if (c != NULL && c->w == w && c->kind != CONN_UDP &&
-            get_state(c) == CONN_CMD && outq_empty(&c->out) &&
+            conn_state_get(c) == CONN_CMD && outq_empty(&c->out) &&
             now - c->last_cmd > copts.idle_timeout) {
             idle[n++] = c;
         }
@@ -286,6 +244,13 @@ struct conn *conn_create(int fd, struct worker *w, enum conn_kind kind)
 
 void conn_destroy(struct conn *c)
 {
+    if (c->kind == CONN_UDP_REPLY) {
+        conn_udp_reply_free(c);   /* no socket, no registry entry */
+        return;
+    }
+    if (c->kind == CONN_UDP) {
+        conn_udp_free_deferred(c);
+    }
     if (c->ref != NULL) {
         c->ref->c = NULL;         /* late replies find nobody */
         conn_ref_put(c->ref);
@@ -311,10 +276,15 @@ void conn_mark(struct conn *c)
     outq_mark(&c->out);
 }
 
+void conn_mark_keep_empty(struct conn *c)
+{
+    outq_mark_keep_empty(&c->out);
+}
+
 void conn_out(struct conn *c, const char *s, size_t n)
 {
     if (!outq_copy(&c->out, s, n)) {
-        set_state(c, CONN_CLOSING);
+        conn_state_set(c, CONN_CLOSING);
     }
 }
 
@@ -336,7 +306,7 @@ void conn_out_line(struct conn *c, const char *s)
 void conn_out_value(struct conn *c, struct item *it)
 {
     if (!outq_value(&c->out, it)) {
-        set_state(c, CONN_CLOSING);
+        conn_state_set(c, CONN_CLOSING);
     }
 }
 
@@ -378,7 +348,7 @@ uint64_t conn_hole(struct conn *c)
     uint64_t id = outq_hole(&c->out);   /* callers check capability */
 
     if (id == 0) {
-        set_state(c, CONN_CLOSING);
+        conn_state_set(c, CONN_CLOSING);
     }
     return id;
 }
@@ -403,11 +373,6 @@ bool conn_from_peer(const struct conn *c)
     return c->from_peer;
 }
 
-bool conn_hole_capable(const struct conn *c)
-{
-    return c->kind != CONN_UDP;
-}
-
 struct worker *conn_worker(const struct conn *c)
 {
     return c->w;
@@ -423,13 +388,13 @@ void conn_read_value(struct conn *c, struct item *it, size_t tail)
     c->value_item = it;
     c->value_off = 0;
     c->value_tail = tail;
-    set_state(c, CONN_VALUE);
+    conn_state_set(c, CONN_VALUE);
 }
 
 void conn_swallow(struct conn *c, size_t n)
 {
     c->swallow_left = n;
-    set_state(c, n > 0 ? CONN_SWALLOW : CONN_CMD);
+    conn_state_set(c, n > 0 ? CONN_SWALLOW : CONN_CMD);
 }
 
 void conn_out_checkpoint(struct conn *c)
@@ -449,7 +414,7 @@ void conn_close_after_write(struct conn *c)
 
 void conn_close_now(struct conn *c)
 {
-    set_state(c, CONN_CLOSING);
+    conn_state_set(c, CONN_CLOSING);
 }
 
 struct conn_pending *conn_pending(struct conn *c)
@@ -544,10 +509,10 @@ static bool make_room(struct conn *c)
 }
 
 /* Runs buffered input through the handler, at most *budget requests. */
-static enum conn_stop process(struct conn *c, unsigned *budget)
+enum conn_stop conn_process(struct conn *c, unsigned *budget)
 {
     for (;;) {
-        enum conn_state st = get_state(c);
+        enum conn_state st = conn_state_get(c);
         size_t avail = c->rend - c->rstart;
         char *p = c->rbuf + c->rstart;
 
@@ -577,7 +542,7 @@ static enum conn_stop process(struct conn *c, unsigned *budget)
                 return STOP_OUTPUT;
             }
             if (used == 0) {
-                return get_state(c) == CONN_CLOSING ? STOP_CLOSE
+                return conn_state_get(c) == CONN_CLOSING ? STOP_CLOSE
                                                      : STOP_INPUT;
             }
             c->rstart += used;
@@ -593,7 +558,7 @@ static enum conn_stop process(struct conn *c, unsigned *budget)
                 return STOP_INPUT;
             }
             c->value_item = NULL;
-            set_state(c, CONN_CMD);
+            conn_state_set(c, CONN_CMD);
             c->h->on_value(c, it, c->value_tail == 0 ||
                                   (c->tail[0] == '\r' && c->tail[1] == '\n'));
             item_put(it);
@@ -605,7 +570,7 @@ static enum conn_stop process(struct conn *c, unsigned *budget)
             if (c->swallow_left > 0) {
                 return STOP_INPUT;
             }
-            set_state(c, CONN_CMD);
+            conn_state_set(c, CONN_CMD);
         }
     }
 }
@@ -616,17 +581,17 @@ static void conn_drive(struct conn *c)
     struct net_stats *ns = worker_net_stats(c->w);
 
     for (;;) {
-        enum conn_stop why = process(c, &budget);
+        enum conn_stop why = conn_process(c, &budget);
         ssize_t n;
         int r;
 
-        if (get_state(c) == CONN_CLOSING) {
+        if (conn_state_get(c) == CONN_CLOSING) {
             conn_destroy(c);
             return;
         }
         /* Like memcached, replies wait while a value is being read or
          * swallowed, and go out with the reply to that value. */
-        r = get_state(c) == CONN_CMD ? flush(c) : 0;
+        r = conn_state_get(c) == CONN_CMD ? flush(c) : 0;
         if (r < 0) {
             conn_destroy(c);
             return;
@@ -670,7 +635,7 @@ static void conn_drive(struct conn *c)
             worker_stat_add(&ns->bytes_read, (size_t)n);
             c->read_short = (size_t)n < c->rsize - c->rend;
             c->rend += (size_t)n;
-            if (c->h->on_read != NULL && get_state(c) == CONN_CMD &&
+            if (c->h->on_read != NULL && conn_state_get(c) == CONN_CMD &&
                 !c->suspended) {
                 c->h->on_read(c, c->rbuf + c->rstart, c->rend - c->rstart);
             }
@@ -689,88 +654,6 @@ static void conn_drive(struct conn *c)
     }
 }
 
-/*
- * A UDP conn serves one datagram at a time: every request in it runs, then
- * the replies go back to its sender. Nothing carries over to the next
- * datagram (it may come from anyone): a value cut off by the datagram's
- * end is dropped, the protocol is chosen afresh, and "quit" ends nothing
- * but the datagram.
- */
-static void udp_serve(struct conn *c, uint16_t id)
-{
-    struct net_stats *ns = worker_net_stats(c->w);
-    const struct outq *q = &c->out;
-    unsigned budget = UINT_MAX;
-    size_t sent, first = 0;
-
-    set_state(c, CONN_CMD);
-    c->h = handler;
-    free(c->pend.forward);
-    memset(&c->pend, 0, sizeof(c->pend));   /* nothing from the last sender */
-    process(c, &budget);
-    if (c->value_item != NULL) {
-        item_put(c->value_item);
-        c->value_item = NULL;
-    }
-    /* Responses start at the marks; output before the first mark (there
-     * should be none) is a response too. */
-    if (q->nmarks == 0 || q->marks[0] != 0) {
-        sent = udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
-                                  c->peerlen, id, q->iov,
-                                  q->nmarks > 0 ? q->marks[0] : q->niov,
-                                  &first, 1);
-    } else {
-        sent = 0;
-    }
-    if (q->nmarks > 0) {
-        sent += udp_send_responses(c->fd, (struct sockaddr *)&c->peer,
-                                   c->peerlen, id, q->iov, q->niov, q->marks,
-                                   q->nmarks);
-    }
-    if (c->close_after_write) {   /* quit; junk that closes a stream
-                                   * gets no answer at all */
-        udp_send_close(c->fd, (struct sockaddr *)&c->peer, c->peerlen, id);
-        sent += UDP_HEADER_SIZE;
-    }
-    worker_stat_add(&ns->bytes_written, sent);
-    outq_reset(&c->out);
-    set_state(c, CONN_CMD);
-    c->close_after_write = false;
-    c->suspended = false;
-    c->swallow_left = 0;
-}
-
-static void udp_drive(struct conn *c)
-{
-    struct net_stats *ns = worker_net_stats(c->w);
-    unsigned n;
-
-    for (n = 0; n < copts.reqs_per_event; n++) {
-        ssize_t got;
-        uint16_t id;
-
-        c->peerlen = sizeof(c->peer);
-        got = recvfrom(c->fd, c->rbuf, c->rsize, 0,
-                       (struct sockaddr *)&c->peer, &c->peerlen);
-        if (got < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return;               /* EAGAIN: drained */
-        }
-        worker_stat_add(&ns->bytes_read, (size_t)got);
-        if (!udp_request_ok(c->rbuf, (size_t)got, &id)) {
-            continue;             /* memcached drops these silently */
-        }
-        c->rstart = UDP_HEADER_SIZE;
-        c->rend = (size_t)got;
-        __atomic_store_n(&c->last_cmd, clock_now(), __ATOMIC_RELAXED);
-        udp_serve(c, id);
-    }
-    /* More may be waiting: yield to the loop, come back. */
-    event_active(c->ev, EV_READ, 0);
-}
-
 static void on_event(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -778,7 +661,7 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->kind == CONN_UDP) {
-        udp_drive(c);
+        conn_udp_drive(c);
         return;
     }
     c->read_short = false;

@@ -109,6 +109,8 @@ enum conn_kind {
     CONN_TCP,
     CONN_UNIX,
     CONN_UDP,                     /* a worker's reader of the -U socket */
+    CONN_UDP_REPLY,               /* one datagram's replies waiting on
+                                   * peers: no socket of its own */
 };
 
 /* Creates a connection for fd on worker w (worker thread): an accepted
@@ -122,6 +124,8 @@ void conn_destroy(struct conn *c);
 /* A new response starts here. Only UDP cares: memcached sends each
  * response as its own run of datagrams. */
 void conn_mark(struct conn *c);
+/* The current response is sent even if it stays empty (UDP only). */
+void conn_mark_keep_empty(struct conn *c);
 /* Queues bytes to send (copied). */
 void conn_out(struct conn *c, const char *s, size_t n);
 /* Queues a line: s followed by \r\n. */
@@ -182,8 +186,9 @@ struct conn_ref {
 /* A reference to c's conn_ref (made on first use); NULL if out of memory. */
 struct conn_ref *conn_ref_get(struct conn *c);
 void conn_ref_put(struct conn_ref *r);
-/* Reserves the place of a reply that comes later (only where
- * conn_hole_capable); 0 if out of memory, and the connection closes. */
+/* Reserves the place of a reply that comes later; 0 if out of memory,
+ * and the connection closes. On UDP the datagram's replies then leave
+ * once every hole of it is filled (net/conn_udp.c). */
 uint64_t conn_hole(struct conn *c);
 /* Puts the reply in its place and wakes the connection to write it. A
  * hole that is gone (discarded) takes nothing. */
@@ -191,8 +196,6 @@ void conn_fill(struct conn *c, uint64_t hole, const char *s, size_t n);
 /* The connection is another node's (rc_peer): it is served locally. */
 void conn_set_from_peer(struct conn *c);
 bool conn_from_peer(const struct conn *c);
-/* Whether a reply may wait for a peer on c (not on UDP). */
-bool conn_hole_capable(const struct conn *c);
 struct worker *conn_worker(const struct conn *c);
 
 /* `stats conns`: calls fn for each live connection (any thread). */

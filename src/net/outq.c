@@ -122,6 +122,7 @@ void outq_deinit(struct outq *q)
     free(q->held);
     free(q->held_end);
     free(q->marks);
+    free(q->mark_keep);
     free(q->holes);
     memset(q, 0, sizeof(*q));
 }
@@ -147,21 +148,38 @@ static bool iov_room(struct outq *q, size_t n)
 
 void outq_mark(struct outq *q)
 {
+    /* A response with nothing in it yet just goes on, unless it is to be
+     * sent even empty: then it ends here, empty. */
     if (!q->with_marks ||
-        (q->nmarks > 0 && q->marks[q->nmarks - 1] == q->niov)) {
+        (q->nmarks > 0 && q->marks[q->nmarks - 1] == q->niov &&
+         !q->mark_keep[q->nmarks - 1])) {
         return;
     }
     if (q->nmarks == q->markcap) {
         size_t cap = q->markcap ? 2 * q->markcap : 64;
         size_t *grown = realloc(q->marks, cap * sizeof(*grown));
+        uint8_t *keep;
 
         if (grown == NULL) {
             return;               /* responses merge; nothing is lost */
         }
         q->marks = grown;
+        keep = realloc(q->mark_keep, cap);
+        if (keep == NULL) {
+            return;               /* marks grown, capacity not yet */
+        }
+        q->mark_keep = keep;
         q->markcap = cap;
     }
+    q->mark_keep[q->nmarks] = 0;
     q->marks[q->nmarks++] = q->niov;
+}
+
+void outq_mark_keep_empty(struct outq *q)
+{
+    if (q->nmarks > 0) {
+        q->mark_keep[q->nmarks - 1] = 1;
+    }
 }
 
 /* Room for n bytes at the end of the last block (a new block if needed);

@@ -85,9 +85,11 @@ struct outq {
     uint64_t chk_queued;
     struct outblock *chk_block;   /* last_block then, and its fill */
     size_t chk_block_used;
-    /* Response starts (iov indexes), kept only when with_marks (UDP). */
+    /* Response starts (iov indexes), kept only when with_marks (UDP);
+     * mark_keep[i]: response i is sent even if it ends up empty. */
     bool with_marks;
     size_t *marks;
+    uint8_t *mark_keep;
     size_t nmarks, markcap;
 };
 
@@ -111,6 +113,9 @@ bool outq_copy(struct outq *q, const char *s, size_t n);
 bool outq_value(struct outq *q, struct item *it);
 /* A new response starts here (kept only with marks). */
 void outq_mark(struct outq *q);
+/* The current response is sent even if nothing is queued in it (UDP:
+ * memcached's header-only datagram for a multi-get's first miss). */
+void outq_mark_keep_empty(struct outq *q);
 
 /* Marks what is queued so far as kept by outq_discard(). */
 void outq_checkpoint(struct outq *q);

@@ -86,14 +86,20 @@ static size_t send_response(int fd, const struct sockaddr *peer,
 size_t udp_send_responses(int fd, const struct sockaddr *peer,
                           socklen_t peerlen, uint16_t id,
                           const struct iovec *iov, size_t niov,
-                          const size_t *starts, size_t nstarts)
+                          const size_t *starts, const uint8_t *keep,
+                          size_t nstarts)
 {
-    size_t r, sent = 0;
+    size_t r, sent = 0, one;
 
     for (r = 0; r < nstarts; r++) {
         size_t last = r + 1 < nstarts ? starts[r + 1] : niov;
 
-        sent += send_response(fd, peer, peerlen, id, iov, starts[r], last);
+        one = send_response(fd, peer, peerlen, id, iov, starts[r], last);
+        if (one == 0 && keep != NULL && keep[r]) {
+            udp_send_close(fd, peer, peerlen, id);   /* the same header */
+            one = UDP_HEADER_SIZE;
+        }
+        sent += one;
     }
     return sent;
 }

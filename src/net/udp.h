@@ -29,11 +29,14 @@ extern "C" {
 bool udp_request_ok(const char *buf, size_t len, uint16_t *id);
 
 /* Sends the responses in iov[0..niov): response i starts at iov index
- * starts[i] (starts ascending, starts[0] == 0). Returns bytes sent. */
+ * starts[i] (starts ascending, starts[0] == 0). An empty response sends
+ * nothing, unless keep (NULL: none) says keep[i], when it is a header
+ * announcing zero datagrams, as memcached sends. Returns bytes sent. */
 size_t udp_send_responses(int fd, const struct sockaddr *peer,
                           socklen_t peerlen, uint16_t id,
                           const struct iovec *iov, size_t niov,
-                          const size_t *starts, size_t nstarts);
+                          const size_t *starts, const uint8_t *keep,
+                          size_t nstarts);
 
 /* What memcached sends when a UDP request asks to close (quit): a header
  * announcing zero datagrams. */

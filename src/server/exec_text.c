@@ -98,9 +98,10 @@ static void get_save_place(struct conn *c, char *line,
     p->get.resume = (size_t)(t->value - line);
 }
 
-/* Serves the keys from t on; false if it suspended. */
+/* Serves the keys from t on (first_key: t is the request's first key);
+ * false if it suspended. */
 static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
-                     struct text_token *t)
+                     struct text_token *t, bool first_key)
 {
     const struct conn_pending *p = conn_pending(c);
     bool touch = p->get.touch;
@@ -119,6 +120,15 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
                 conn_suspend(c);
                 return false;
             }
+            /* UDP framing, memcached's: every key after the first starts
+             * a response (an empty one sends nothing); the first key's,
+             * when more keys follow, goes out even empty, as a header. */
+            if (!first_key) {
+                conn_mark(c);
+            } else if (t[1].length != 0 || t[1].value != NULL) {
+                conn_mark_keep_empty(c);
+            }
+            first_key = false;
             if (router_remote(c, t->value, t->length, owner)) {
                 /* Its VALUE block (if any) takes this key's place. */
                 forward_text_get(c, owner, t->value, t->length, touch,
@@ -150,7 +160,6 @@ static bool get_keys(struct conn *c, char *line, struct text_token *tokens,
             } else {
                 STATS_INC(get_hits);
             }
-            conn_mark(c);         /* memcached: one response per hit */
             value_header(c, it, p->get.cas);
             conn_out_value(c, it);
             conn_out(c, "\r\n", 2);
@@ -186,7 +195,7 @@ static void do_get(struct conn *c, char *line, struct text_request *r,
     p->exptime = r->exptime;
     p->get.used = used;
     p->get.resume = 0;
-    get_keys(c, line, r->tokens, r->keys);
+    get_keys(c, line, r->tokens, r->keys, true);
 }
 
 /* on_input for a suspended get: its line is at the start of buf. */
@@ -197,7 +206,7 @@ static size_t get_resume(struct conn *c, char *buf)
 
     text_tokenize(buf + p->get.resume, tokens, TEXT_MAX_TOKENS);
     p->get.resume = 0;
-    if (!get_keys(c, buf, tokens, tokens)) {
+    if (!get_keys(c, buf, tokens, tokens, false)) {
         return 0;
     }
     return p->get.used;

@@ -182,12 +182,19 @@ TEST_F(ClusterRing, LibmemcachedFromTheConfigLineAgreesWithClusterOwnerOnEveryNo
     }
     EXPECT_EQ(diffs, 0u) << "node " << i;
   }
-  // Every node owns some keys, the heavy ones about twice as many.
+  // Every node owns some keys, the heavy ones about twice as many on
+  // average. (One heavy node against one light one varies too much with
+  // the ports, which are hashed: in 3,000 simulated rings with random
+  // ports that comparison at 1.5x failed 0.9% of the time, as it did
+  // in a local run; the averages' ratio was never below 1.51.)
   EXPECT_EQ(per_node.size(), (size_t)kNodes);
   for (auto& kv : per_node) printf("%s owns %d of %zu keys\n", kv.first.c_str(), kv.second, keys.size());
-  std::string heavy = "127.0.0.1:" + std::to_string(node(3)->port());
-  std::string light = "127.0.0.1:" + std::to_string(node(0)->port());
-  EXPECT_GT(per_node[heavy], per_node[light] * 3 / 2);
+  double heavy = 0, light = 0;
+  for (int i = 0; i < kNodes; i++) {
+    int n = per_node["127.0.0.1:" + std::to_string(node(i)->port())];
+    (i >= 3 ? heavy : light) += n;
+  }
+  EXPECT_GT((heavy / 2) / (light / 3), 1.3) << "mean keys of a weight-2 node over a weight-1 node";
 }
 
 // contrib/ringcached-clients, as a user runs it: its libmemcached line

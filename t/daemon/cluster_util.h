@@ -6,6 +6,7 @@
 #define RC_T_DAEMON_CLUSTER_UTIL_H
 
 #include <dirent.h>
+#include <stdio.h>
 
 #include <functional>
 #include <memory>
@@ -58,6 +59,32 @@ inline bool wait_stopped(int pid) {
         return all;
       },
       2000);
+}
+
+// Members on port's ring when all of them are alive, else 0 (a suspect
+// member is still on the ring).
+inline size_t alive_on_ring(int port) {
+  rc_test::Client c(port);
+  std::string r = c.cmd("cluster ring\r\n", "END\r\n");
+  size_t n = 0, alive = 0, at = 0;
+  while ((at = r.find("RING ", at)) != std::string::npos) {
+    n++;
+    at++;
+  }
+  at = 0;
+  while ((at = r.find(" alive\r\n", at)) != std::string::npos) {
+    alive++;
+    at++;
+  }
+  return alive == n ? n : 0;
+}
+
+inline std::string owner_of(int port, const std::string& key) {
+  rc_test::Client c(port);
+  std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");
+  char addr[200] = "";
+  sscanf(r.c_str(), "OWNER %199s", addr);
+  return addr;
 }
 
 // n daemons named prefix0..; node i > 0 joins through node 0. args(i)

@@ -41,31 +41,8 @@ constexpr int kDeadBoundMs = 8000;
 
 std::string Addr(const Daemon* d) { return "127.0.0.1:" + std::to_string(d->port()); }
 
-// Members on port's ring when all of them are alive, else 0 (a suspect
-// member is still on the ring).
-size_t AliveOnRing(int port) {
-  Client c(port);
-  std::string r = c.cmd("cluster ring\r\n", "END\r\n");
-  size_t n = 0, alive = 0, at = 0;
-  while ((at = r.find("RING ", at)) != std::string::npos) {
-    n++;
-    at++;
-  }
-  at = 0;
-  while ((at = r.find(" alive\r\n", at)) != std::string::npos) {
-    alive++;
-    at++;
-  }
-  return alive == n ? n : 0;
-}
-
-std::string Owner(int port, const std::string& key) {
-  Client c(port);
-  std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");
-  char addr[200] = "";
-  sscanf(r.c_str(), "OWNER %199s", addr);
-  return addr;
-}
+using rc_ct::alive_on_ring;
+using rc_ct::owner_of;
 
 long long Stat(int port, const std::string& group, const std::string& name) {
   Client c(port);
@@ -94,7 +71,7 @@ class Route : public ::testing::Test {
     ASSERT_TRUE(rc_ct::wait_for(
         [] {
           for (int i = 0; i < kNodes; i++)
-            if (Running(i) && AliveOnRing(node(i)->port()) != (size_t)LiveCount()) return false;
+            if (Running(i) && alive_on_ring(node(i)->port()) != (size_t)LiveCount()) return false;
           return true;
         },
         10000));
@@ -106,7 +83,7 @@ class Route : public ::testing::Test {
   static std::string KeyOwnedBy(int owner, const std::string& prefix) {
     for (int i = 0; i < 10000; i++) {
       std::string k = prefix + std::to_string(i);
-      if (Owner(node(0)->port(), k) == Addr(node(owner))) return k;
+      if (owner_of(node(0)->port(), k) == Addr(node(owner))) return k;
     }
     return "";
   }
@@ -488,12 +465,12 @@ TEST_F(Route, StoppedOwnerFailsItsKeysWithinTheTimeoutAndOnlyThose) {
   Client c(node(0)->port());
   ASSERT_EQ(c.cmd("set " + mine + " 0 0 1\r\nm\r\n"), "STORED\r\n");
   ASSERT_EQ(c.cmd("set " + other + " 0 0 1\r\no\r\n"), "STORED\r\n");
-  ASSERT_EQ(Owner(node(0)->port(), mine), Addr(node(2)));
+  ASSERT_EQ(owner_of(node(0)->port(), mine), Addr(node(2)));
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGSTOP));
   ASSERT_TRUE(rc_ct::wait_stopped(node(2)->pid()));
   long long t0 = rc_test::now_ms();
   EXPECT_EQ(c.cmd("get " + mine + "\r\n", "END\r\n"), "END\r\n")  // a miss
-      << "owner now " << Owner(node(0)->port(), mine) << ", stopped " << Addr(node(2));
+      << "owner now " << owner_of(node(0)->port(), mine) << ", stopped " << Addr(node(2));
   long long took = rc_test::now_ms() - t0;
   EXPECT_GE(took, kPeerTimeoutMs - 50);
   EXPECT_LE(took, kPeerTimeoutMs + 1500);
@@ -507,7 +484,7 @@ TEST_F(Route, StoppedOwnerFailsItsKeysWithinTheTimeoutAndOnlyThose) {
   EXPECT_LT(rc_test::now_ms() - t0, kPeerTimeoutMs);
   EXPECT_GT(Stat(node(0)->port(), "cluster", "peer_timeouts"), 0);
   ASSERT_EQ(0, rc_dt::kill_one(node(2)->pid(), SIGCONT));
-  ASSERT_TRUE(rc_ct::wait_for([] { return AliveOnRing(node(0)->port()) == kNodes; }, 10000));
+  ASSERT_TRUE(rc_ct::wait_for([] { return alive_on_ring(node(0)->port()) == kNodes; }, 10000));
   // The resumed owner first runs what waited in its socket buffers, the
   // timed-out set among them (doc/cluster.md); give it that time before
   // writing anew, or that older write could land after the new one.
@@ -574,13 +551,13 @@ TEST_F(Route, KilledOwnersKeysGoToTheNextOwnerUnderLoadAndNothingHangs) {
   ASSERT_TRUE(rc_ct::wait_for(
       [] {
         for (int i = 0; i < kNodes - 1; i++)
-          if (AliveOnRing(node(i)->port()) != kNodes - 1) return false;
+          if (alive_on_ring(node(i)->port()) != kNodes - 1) return false;
         return true;
       },
       kDeadBoundMs));
   // Then the next owner serves it: a miss, then stored and read back
   // through any node.
-  std::string next = Owner(node(1)->port(), k);
+  std::string next = owner_of(node(1)->port(), k);
   EXPECT_NE(next, Addr(node(4)));
   // From then on no key fails, while memcaslap is still running.
   Client after(node(0)->port());

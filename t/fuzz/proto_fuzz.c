@@ -100,6 +100,7 @@ struct conn_pending *conn_pending(struct conn *c) { return &c->pend; }
 int conn_fd(const struct conn *c) { (void)c; return 99; }
 size_t conn_max_line(void) { return 64 * 1024; }
 void conn_mark(struct conn *c) { outq_mark(&c->out); }
+void conn_mark_keep_empty(struct conn *c) { outq_mark_keep_empty(&c->out); }
 void conn_close_after_write(struct conn *c) { c->close_after_write = true; }
 void conn_close_now(struct conn *c) { c->state = CONN_CLOSING; }
 bool conn_out_full(const struct conn *c) { return outq_pending(&c->out) >= FUZZ_OUT_LIMIT; }
