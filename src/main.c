@@ -22,9 +22,11 @@
 
 #include "cache/cache.h"
 #include "cache/crawler.h"
+#include "cache/tombstone.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
 #include "cluster/peer_auth.h"
+#include "cluster/replica.h"
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "net/listener.h"
@@ -163,6 +165,7 @@ static int setup_cache(const struct settings *s)
     co.evict = s->evict;
     co.hashpower = s->hashpower;
     co.item_size_max = s->item_size_max;
+    co.versions = s->cluster;     /* a CAS is a version other nodes order */
     if (cache_setup(&co) != 0) {
         return -1;
     }
@@ -256,6 +259,13 @@ int main(int argc, char **argv)
     conn_setup(&cno);
     exec_text_setup(&s);
     router_setup(s.route_proxy ? ROUTER_PROXY : ROUTER_LOCAL);
+    if (s.cluster) {
+        if (tombstone_setup(s.tombstones, s.tombstone_ttl) != 0) {
+            fprintf(stderr, "cannot allocate %u tombstones\n", s.tombstones);
+            return 1;
+        }
+        replica_setup(s.replicas);
+    }
     {
         struct peer_options po = { s.peer_timeout_ms };
 

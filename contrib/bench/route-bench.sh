@@ -6,6 +6,8 @@
 #   direct     one ringcached node; the client talks to it
 #   cluster    three ringcached nodes in a cluster (--route proxy); the
 #              client talks to node 0, so about 2/3 of keys take a hop
+#   replicated the same three nodes with --replicas 2 (every write is also
+#              copied to a second owner)
 #   twemproxy  Debian's nutcracker (ketama, md5) in front of three
 #              memcached; the client talks to the proxy
 # Workloads: 4 connections unpipelined (u) and pipelined 16 deep (p), 1:10
@@ -28,7 +30,7 @@ DUR=10 REPS=3 THREADS=1 KEYS=100000 VSIZE=100 CONNS=4
 OUTDIR=$HERE/results
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 while [ $# -gt 0 ]; do
@@ -137,27 +139,33 @@ p=$(free_port)
 spawn "$TMP/direct.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 "${USERFLAG[@]}"
 wait_port "$p" "$pid" "$TMP/direct.log"
 ENTRY[direct]=$p PIDS[direct]=$pid
-# (2) a three-node cluster
-g0=$(free_port)
-cl_pids=() cl_ports=()
-for i in 0 1 2; do
-    p=$(free_port)
-    g=$g0
-    [ "$i" = 0 ] || g=$(free_port)
-    join=()
-    [ "$i" = 0 ] || join=(--join "127.0.0.1:$g0")
-    spawn "$TMP/node$i.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 \
-          "${USERFLAG[@]}" --node-name "bench$i" --gossip-port "$g" "${join[@]}"
-    wait_port "$p" "$pid" "$TMP/node$i.log"
-    cl_pids+=("$pid") cl_ports+=("$p")
-done
-for _ in $(seq 100); do
-    [ "$(ask "${cl_ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] && break
-    sleep 0.1
-done
-[ "$(ask "${cl_ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] ||
-    die "the three nodes did not form a ring"
-ENTRY[cluster]=${cl_ports[0]} PIDS[cluster]="${cl_pids[*]}"
+# (2) a three-node cluster, and (2b) the same with --replicas 2
+start_cluster() {  # setup-name node-prefix extra-args...
+    local name=$1 prefix=$2 g0 i p g pids=() ports=()
+    shift 2
+    g0=$(free_port)
+    for i in 0 1 2; do
+        p=$(free_port)
+        g=$g0
+        [ "$i" = 0 ] || g=$(free_port)
+        join=()
+        [ "$i" = 0 ] || join=(--join "127.0.0.1:$g0")
+        spawn "$TMP/$prefix$i.log" "$RINGCACHED" -p "$p" -l 127.0.0.1 -U 0 -t "$THREADS" -m 1024 \
+              "${USERFLAG[@]}" --node-name "$prefix$i" --gossip-port "$g" "${join[@]}" "$@"
+        wait_port "$p" "$pid" "$TMP/$prefix$i.log"
+        pids+=("$pid") ports+=("$p")
+    done
+    for _ in $(seq 100); do
+        [ "$(ask "${ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] && break
+        sleep 0.1
+    done
+    [ "$(ask "${ports[0]}" "cluster ring" | grep -c '^RING .* alive$')" = 3 ] ||
+        die "the three $name nodes did not form a ring"
+    ENTRY[$name]=${ports[0]} PIDS[$name]="${pids[*]}"
+}
+start_cluster cluster bench
+start_cluster replicated rbench --replicas 2
+cl_ports=("${ENTRY[cluster]}")
 # (3) twemproxy in front of three memcached
 tw_pids=() servers=""
 for i in 0 1 2; do
@@ -185,7 +193,7 @@ wait_port "$p" "$pid" "$TMP/nutcracker.log"
 tw_pids+=("$pid")
 ENTRY[twemproxy]=$p PIDS[twemproxy]="${tw_pids[*]}"
 
-SETUPS="direct cluster twemproxy"
+SETUPS="direct cluster replicated twemproxy"
 for s in $SETUPS; do
     timeout 120 "$RCLOAD" -s "127.0.0.1:${ENTRY[$s]}" -M fill -n "$KEYS" -v "$VSIZE" -c "$CONNS" -P 16 \
         >"$TMP/fill-$s.out" || die "fill through $s failed"
@@ -212,7 +220,7 @@ for w in u p; do
                   'BEGIN { printf "%.0f", (c > 0 ? o * d / c : 0) }')
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$rep" "$s" "$ops" "$p99" "$cpu" \
                 "$opc" "$err" >>"$TSV"
-            printf '  %s rep %d %-9s %8.0f ops/s  p99 %7s us  server %6.2f CPU-s  %7s ops/CPU-s  errors %s\n' \
+            printf '  %s rep %d %-10s %8.0f ops/s  p99 %7s us  server %6.2f CPU-s  %7s ops/CPU-s  errors %s\n' \
                 "$w" "$rep" "$s" "$ops" "$p99" "$cpu" "$opc" "$err"
             R[$w.$s.ops]+="$ops " R[$w.$s.p99]+="$p99 " R[$w.$s.opc]+="$opc "
         done
@@ -238,7 +246,8 @@ for w in u p; do
     echo "$w: ops/CPU-s cluster/direct $(ratio "${R[$w.cluster.mopc]}" "${R[$w.direct.mopc]}")," \
          "twemproxy/direct $(ratio "${R[$w.twemproxy.mopc]}" "${R[$w.direct.mopc]}")," \
          "cluster/twemproxy $(ratio "${R[$w.cluster.mopc]}" "${R[$w.twemproxy.mopc]}");" \
-         "p99 cluster/twemproxy $(ratio "${R[$w.cluster.mp99]}" "${R[$w.twemproxy.mp99]}")"
+         "p99 cluster/twemproxy $(ratio "${R[$w.cluster.mp99]}" "${R[$w.twemproxy.mp99]}");" \
+         "replication cost: ops/CPU-s replicated/cluster $(ratio "${R[$w.replicated.mopc]}" "${R[$w.cluster.mopc]}")"
 done
 # Where the cluster's keys went: forwarded by the entry node.
 echo

@@ -34,6 +34,7 @@
 
 #include "cache/evict.h"
 #include "cache/table.h"
+#include "util/hlc.h"
 #include "util/tally.h"
 
 #define LIMBO_CAP 256             /* retired items per call_rcu batch */
@@ -64,7 +65,8 @@ int tsan_grace_token;             /* see util/tsan.h */
  * it; liburcu's own wait is invisible to TSan (util/tsan.h). */
 static int tsan_barrier_token;
 static struct cache_options opts;
-static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number */
+static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number
+                                   * (without opts.versions) */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
 static int crawl_reason;          /* atomic: enum cache_crawl_reason */
@@ -76,6 +78,7 @@ static struct starve starved[SLAB_MAX_CLASSES]; /* under starve_lock */
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
 static __thread struct limbo *self_limbo;
+static void (*change_hook)(const char *key, size_t nkey);
 
 #define CACHE_COUNTERS (sizeof(struct cache_stats) / sizeof(uint64_t))
 #define STAT_ADD(field, v) TALLY_ADD(self_stats, field, v)
@@ -226,6 +229,36 @@ static void unlinked(struct item *it)
 
 static void flush_promote(rel_time_t now);
 
+/* The next sequence number: memcached's counter, or with versions the
+ * cluster's clock (util/hlc.h), so that a CAS is also a version. */
+static uint64_t seq_take(void)
+{
+    return opts.versions ? hlc_next()
+                         : __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
+}
+
+/* Every sequence number issued so far is below this, and every one
+ * issued later is not. The clock's bound is a version of its own: its
+ * wall-clock part may not have moved since the last store, and the next
+ * store must still land above it. */
+static uint64_t seq_bound(void)
+{
+    return opts.versions ? hlc_next()
+                         : __atomic_load_n(&next_seq, __ATOMIC_RELAXED);
+}
+
+void cache_set_change_hook(void (*fn)(const char *key, size_t nkey))
+{
+    change_hook = fn;
+}
+
+void cache_changed(const char *key, size_t nkey)
+{
+    if (change_hook != NULL) {
+        change_hook(key, nkey);
+    }
+}
+
 /*
  * Gives it a sequence number, the table's reference and ITEM_LINKED,
  * before the insert.
@@ -247,14 +280,19 @@ static void flush_promote(rel_time_t now);
  * this table reference) and because take() (evict.c) looks the item up
  * before it unlinks it.
  */
-static void prepare_link(struct item *it)
+static void prepare_link_seq(struct item *it, uint64_t seq)
 {
     flush_promote(clock_now());
-    item_set_seq(it, __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED));
+    item_set_seq(it, seq != 0 ? seq : seq_take());
     item_set_last_access(it, clock_now());
     __atomic_add_fetch(&it->refcount, 1, __ATOMIC_RELAXED);
     /* Release: a sweeper that sees the flag sees the header and count. */
     __atomic_or_fetch(&it->iflags, ITEM_LINKED, __ATOMIC_RELEASE);
+}
+
+static void prepare_link(struct item *it)
+{
+    prepare_link_seq(it, 0);
 }
 
 /* The insert failed and the caller will try again with it: it was never
@@ -366,6 +404,7 @@ struct item *cache_get(const char *key, size_t nkey, bool touch,
     if (it != NULL) {
         if (touch) {
             __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
+            cache_changed(key, nkey);
         }
         cache_item_accessed(it);
     }
@@ -408,6 +447,7 @@ void cache_item_set_exptime(struct item *it, rel_time_t exptime)
     if (exptime != 0) {
         want_crawl(CACHE_CRAWL_TTL);
     }
+    cache_changed(item_key(it), it->nkey);
 }
 
 uint8_t cache_item_flags_or(struct item *it, uint8_t bits)
@@ -588,10 +628,16 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
 /* Swaps fresh in for exactly old; false if old was changed meanwhile. */
 bool cache_swap_exact(struct item *old, struct item *fresh, uint64_t hash)
 {
+    return cache_swap_exact_seq(old, fresh, hash, 0);
+}
+
+bool cache_swap_exact_seq(struct item *old, struct item *fresh,
+                          uint64_t hash, uint64_t seq)
+{
     struct cds_lfht_iter iter;
     bool ok = false;
 
-    prepare_link(fresh);
+    prepare_link_seq(fresh, seq);
     rcu_read_lock();
     if (table_lookup(item_key(old), old->nkey, hash, &iter) == old) {
         ok = table_replace(&iter, fresh, hash);
@@ -610,6 +656,23 @@ static enum cache_status store_whole(struct item *it,
                                      enum cache_store_mode mode,
                                      uint64_t cas, uint64_t hash);
 
+/* See cache_internal.h. */
+bool cache_add_unique_seq(struct item *it, uint64_t hash, uint64_t seq)
+{
+    struct item *got;
+
+    prepare_link_seq(it, seq);
+    rcu_read_lock();
+    got = table_add_unique(it, hash);
+    rcu_read_unlock_annotated();
+    if (got != NULL) {
+        undo_link(it);
+        return false;
+    }
+    linked(it);
+    return true;
+}
+
 enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
                               uint64_t cas, uint64_t *stored_cas)
 {
@@ -617,12 +680,16 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
     enum cache_status st;
 
     if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
-        return cache_store_concat(it, mode == CACHE_APPEND, cas, hash,
-                                  stored_cas);
+        st = cache_store_concat(it, mode == CACHE_APPEND, cas, hash,
+                                stored_cas);
+    } else {
+        st = store_whole(it, mode, cas, hash);
+        if (st == CACHE_STORED && stored_cas != NULL) {
+            *stored_cas = cache_item_cas(it);
+        }
     }
-    st = store_whole(it, mode, cas, hash);
-    if (st == CACHE_STORED && stored_cas != NULL) {
-        *stored_cas = cache_item_cas(it);
+    if (st == CACHE_STORED) {
+        cache_changed(item_key(it), it->nkey);
     }
     return st;
 }
@@ -772,6 +839,7 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
             return CACHE_EXISTS;
         }
         if (cache_unlink_exact(old)) {
+            cache_changed(key, nkey);
             return CACHE_OK;
         }
     }
@@ -788,6 +856,7 @@ enum cache_status cache_touch(const char *key, size_t nkey,
     __atomic_store_n(&it->exptime, exptime, __ATOMIC_RELAXED);
     cache_item_accessed(it);
     item_put(it);
+    cache_changed(key, nkey);
     return CACHE_OK;
 }
 
@@ -819,9 +888,7 @@ void cache_flush(int64_t delay)
     }
     if (oldest <= now) {
         /* Due now: everything stored so far goes. */
-        __atomic_store_n(&flush_seq,
-                         __atomic_load_n(&next_seq, __ATOMIC_RELAXED),
-                         __ATOMIC_RELEASE);
+        __atomic_store_n(&flush_seq, seq_bound(), __ATOMIC_RELEASE);
         want_crawl(CACHE_CRAWL_FLUSH);
     }
     /* Items stored during the second oldest_live itself are flushed too:
@@ -843,7 +910,7 @@ static void flush_promote(rel_time_t now)
     if (d == 0 || now <= d) {
         return;
     }
-    bound = __atomic_load_n(&next_seq, __ATOMIC_RELAXED);
+    bound = seq_bound();
     cur = __atomic_load_n(&flush_seq, __ATOMIC_RELAXED);
     while (cur < bound &&
            !__atomic_compare_exchange_n(&flush_seq, &cur, bound, true,

@@ -37,6 +37,10 @@ struct cache_options {
     bool evict;                   /* !-M: evict when full */
     unsigned hashpower;           /* -o hashpower: initial table size */
     size_t item_size_max;         /* -I: largest item, memcached's measure */
+    /* In a cluster: sequence numbers (CAS values) come from the version
+     * clock (util/hlc.h), so a CAS is also a version other nodes can
+     * order; without it, memcached's counter from 1. */
+    bool versions;
 };
 
 enum cache_status {
@@ -241,6 +245,36 @@ void cache_crawl_rearm(void);
 void cache_stats_sum(struct cache_stats *out);
 void cache_stats_reset(void);
 bool cache_uses_cas(void);
+
+/*
+ * The change hook: called on the calling thread, outside any RCU read
+ * section, after every client command that changed key's state succeeds
+ * (store, append/prepend, incr/decr, touch and gat, delete, meta
+ * invalidation), with the item already in (or out of) the table. Not for
+ * expiry, eviction, flush or the versioned functions below, which is what
+ * lets replication (cluster/replica.h) send a key's new state to its other
+ * owners without echoing what they send. Set once, before the workers.
+ */
+void cache_set_change_hook(void (*fn)(const char *key, size_t nkey));
+
+/*
+ * Versioned copies (cache_version.c), for items that come from another
+ * node: the newest version of a key wins, whatever arrives last.
+ *
+ * cache_put_version stores it (allocated with cache_alloc and filled) with
+ * its sequence number set to version, if nothing live is stored under its
+ * key or what is has an older one: CACHE_STORED. An equal version is the
+ * same write: its TTL is taken (a replicated touch) and CACHE_EXISTS
+ * returned. A newer one stays: CACHE_NOT_STORED. The clock observes
+ * version either way. The caller keeps its reference.
+ */
+enum cache_status cache_put_version(struct item *it, uint64_t version);
+/* Removes key if what is stored is older than version: CACHE_OK, else
+ * CACHE_NOT_FOUND (absent) or CACHE_EXISTS (newer kept). */
+enum cache_status cache_delete_below(const char *key, size_t nkey,
+                                     uint64_t version);
+/* The version (sequence number) of a stored item, whatever -C says. */
+uint64_t cache_item_version(const struct item *it);
 
 #ifdef __cplusplus
 }

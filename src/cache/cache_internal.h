@@ -31,6 +31,20 @@ struct item *cache_get_ref(const char *key, size_t nkey, uint64_t hash,
  * both references. */
 bool cache_swap_exact(struct item *old, struct item *fresh, uint64_t hash);
 
+/* cache_swap_exact giving fresh the sequence number seq (0: the next
+ * one), for a copy that keeps another node's version. */
+bool cache_swap_exact_seq(struct item *old, struct item *fresh,
+                          uint64_t hash, uint64_t seq);
+
+/* Inserts it (filled, unlinked, referenced by the caller, who keeps the
+ * reference) with sequence number seq (0: the next one) if nothing, live
+ * or dead, is stored under its key; false otherwise. */
+bool cache_add_unique_seq(struct item *it, uint64_t hash, uint64_t seq);
+
+/* Runs the change hook (cache.h) for key; every successful change of a
+ * key's state by a client command ends with it. */
+void cache_changed(const char *key, size_t nkey);
+
 /* Unlinks exactly old (not a newer item under its key) and drops the
  * caller's reference; false if old was replaced or removed meanwhile. */
 bool cache_unlink_exact(struct item *old);

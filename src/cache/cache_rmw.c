@@ -219,6 +219,7 @@ enum cache_status cache_delta(const char *key, size_t nkey,
         item_put(old);
         item_put(fresh);
         if (ok) {
+            cache_changed(key, nkey);
             return CACHE_OK;
         }
     }
@@ -266,6 +267,7 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
         }
         if (!req->stale) {
             if (cache_unlink_exact(old)) {
+                cache_changed(key, nkey);
                 return CACHE_OK;
             }
             continue;
@@ -288,6 +290,7 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
         item_put(old);
         item_put(fresh);
         if (won) {
+            cache_changed(key, nkey);
             return CACHE_OK;
         }
     }

@@ -25,8 +25,10 @@
 
 #include <event2/event.h>
 
+#include "cache/item.h"
 #include "cluster/cluster.h"
 #include "cluster/peer_auth.h"
+#include "cluster/replica.h"
 #include "net/worker.h"
 #include "util/hostport.h"
 #include "util/log.h"
@@ -34,8 +36,22 @@
 #define LINK_READ_CHUNK 65536
 #define LINK_ADDR_MAX 64
 
+/* What a read needs to go to the next owner (peer_request.key). */
+struct retry {
+    uint32_t tried[REPLICA_MAX];  /* owners asked (hashes of addresses) */
+    unsigned ntried;
+    bool binary;
+    uint8_t kind, opcode;
+    uint8_t nkey;
+    char key[KEY_MAX_LENGTH];
+    size_t n;
+    char bytes[];                 /* the request as sent */
+};
+
 struct peer_req {
-    struct conn_ref *ref;         /* NULL: the handshake */
+    struct conn_ref *ref;         /* NULL: nobody waits (see hello) */
+    struct retry *retry;          /* a read that may fail over, or NULL */
+    bool hello;                   /* the handshake */
     uint64_t hole;
     uint64_t deadline_ms;
     uint64_t sent_us;
@@ -105,6 +121,9 @@ void peer_stats_get(struct peer_stats *out)
     out->errors = __atomic_load_n(&totals.errors, __ATOMIC_RELAXED);
     out->timeouts = __atomic_load_n(&totals.timeouts, __ATOMIC_RELAXED);
     out->connects = __atomic_load_n(&totals.connects, __ATOMIC_RELAXED);
+    out->send_failed = __atomic_load_n(&totals.send_failed,
+                                       __ATOMIC_RELAXED);
+    out->failovers = __atomic_load_n(&totals.failovers, __ATOMIC_RELAXED);
 }
 
 static uint64_t now_us(void)
@@ -237,10 +256,17 @@ static struct peer_req fifo_pop(struct link *l)
 static void deliver(struct peer_link_stats *ps, struct peer_req *r,
                     const char *s, size_t n)
 {
-    if (r->ref == NULL) {
+    if (r->hello) {
         return;                   /* the handshake's OK */
     }
     __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
+    if (r->ref == NULL) {
+        /* peer_send: nobody waits; a failure is only counted. */
+        if (s == r->fail) {
+            count(&totals.send_failed);
+        }
+        return;
+    }
     if (r->ref->c != NULL) {
         conn_fill(r->ref->c, r->hole, r->drop ? "" : s, r->drop ? 0 : n);
     }
@@ -248,13 +274,24 @@ static void deliver(struct peer_link_stats *ps, struct peer_req *r,
     if (r->fail_owned) {
         free((char *)r->fail);
     }
+    free(r->retry);
 }
 
-/* What a client of an unreachable owner gets: what the router chose (a
- * miss for a read, as a memcached client has for a dead server, an error
- * for anything else). */
+static bool failover(struct peer_req *r);
+
+/* What a client of an unreachable owner gets: the next owner's answer
+ * for a read that can fail over, else what the router chose (a miss for
+ * a read, as a memcached client has for a dead server, an error for
+ * anything else). */
 static void fail_one(struct peer_link_stats *ps, struct peer_req *r)
 {
+    if (r->retry != NULL && r->ref != NULL && r->ref->c != NULL) {
+        __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
+        if (failover(r)) {
+            return;               /* r now waits on another link */
+        }
+        __atomic_add_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
+    }
     deliver(ps, r, r->fail, r->fail_len);
 }
 
@@ -270,7 +307,7 @@ static void link_fail(struct link *l, bool timeout)
     while (l->count > 0) {
         struct peer_req r = fifo_pop(l);
 
-        if (r.ref != NULL) {
+        if (!r.hello) {
             count(timeout ? &totals.timeouts : &totals.errors);
             count(timeout ? &l->pc->s.timeouts : &l->pc->s.errors);
         }
@@ -397,7 +434,7 @@ static bool link_replies(struct link *l)
         struct peer_req done;
         size_t relay;
 
-        if (r->ref == NULL) {
+        if (r->hello) {
             /* The handshake's answer: one line, whatever it says. */
             const char *nl = memchr(l->in + off, '\n', l->in_len - off);
 
@@ -545,6 +582,7 @@ static bool link_connect(struct link *l)
     memset(&ss, 0, sizeof(ss));
     memset(&hello, 0, sizeof(hello));
     hello.kind = PEER_REPLY_LINE;
+    hello.hello = true;
     if (hostport_split(l->addr, strlen(l->addr), host, sizeof(host),
                        &port) != 0 || port <= 0) {
         return false;
@@ -642,22 +680,24 @@ static struct link *link_of(struct pool *p, const char *addr, bool binary)
     return l;
 }
 
-static struct pool *pool_of(struct conn *c)
+static struct pool *pool_of(struct worker *w)
 {
-    if (my_pool == NULL) {
+    if (my_pool == NULL && w != NULL) {
         my_pool = calloc(1, sizeof(*my_pool));
         if (my_pool != NULL) {
-            my_pool->base = worker_base(conn_worker(c));
+            my_pool->base = worker_base(w);
         }
     }
     return my_pool;
 }
 
-bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
+/* Queues q on the link to q->addr for r (ref, hole and fail filled in by
+ * the caller, who still owns them on false). */
+static bool enqueue(struct worker *w, const struct peer_request *q,
+                    struct peer_req *r)
 {
-    struct pool *p = pool_of(c);
+    struct pool *p = pool_of(w);
     struct link *l = p != NULL ? link_of(p, q->addr, q->binary) : NULL;
-    struct peer_req r;
 
     if (l == NULL || (l->fd < 0 && !link_connect(l))) {
         count(&totals.errors);
@@ -669,37 +709,12 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
     if (!reserve(&l->out, &l->out_cap, l->out_len + q->n + q->vlen)) {
         return false;
     }
-    memset(&r, 0, sizeof(r));
-    r.fail = q->fail;
-    r.fail_len = (uint32_t)q->fail_len;
-    if (!q->fail_static && q->fail_len > 0) {
-        char *copy = malloc(q->fail_len);
-
-        if (copy == NULL) {
-            return false;
-        }
-        memcpy(copy, q->fail, q->fail_len);
-        r.fail = copy;
-        r.fail_owned = true;
-    }
-    r.ref = conn_ref_get(c);
-    if (r.ref == NULL) {
-        if (r.fail_owned) {
-            free((char *)r.fail);
-        }
-        return false;
-    }
-    r.hole = hole;
-    r.kind = (uint8_t)q->kind;
-    r.opcode = q->opcode;
-    r.drop = q->drop;
-    r.sent_us = now_us();
-    r.deadline_ms = r.sent_us / 1000 + popts.timeout_ms;
-    if (!fifo_push(l, &r)) {
-        conn_ref_put(r.ref);
-        if (r.fail_owned) {
-            free((char *)r.fail);
-        }
+    r->kind = (uint8_t)q->kind;
+    r->opcode = q->opcode;
+    r->drop = q->drop;
+    r->sent_us = now_us();
+    r->deadline_ms = r->sent_us / 1000 + popts.timeout_ms;
+    if (!fifo_push(l, r)) {
         return false;
     }
     memcpy(l->out + l->out_len, q->req, q->n);
@@ -717,6 +732,143 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
         /* One write for everything queued in this loop iteration. */
         l->write_queued = true;
         event_active(l->ev, EV_WRITE, 0);
+    }
+    return true;
+}
+
+static uint32_t addr_hash(const char *addr)
+{
+    uint32_t h = 2166136261u;     /* FNV-1a */
+
+    for (; *addr != '\0'; addr++) {
+        h = (h ^ (uint8_t)*addr) * 16777619u;
+    }
+    return h;
+}
+
+/* The first owner of t's key, in ring order, not tried yet: its client
+ * address into next (this node's own included: its link is served like
+ * any peer's). Taken from the view of now, so an owner that has just
+ * taken a dead one's place is asked too. False when none is left. */
+static bool next_owner(struct retry *t, char *next)
+{
+    const struct cluster_member *own[REPLICA_MAX];
+    size_t n, i, j;
+    bool found = false;
+
+    if (t->ntried >= replica_count() || t->ntried >= REPLICA_MAX) {
+        return false;
+    }
+    rcu_read_lock();
+    n = cluster_owners(cluster_view(), t->key, t->nkey, replica_count(),
+                       own);
+    for (i = 0; i < n && !found; i++) {
+        uint32_t h = addr_hash(own[i]->client_addr);
+
+        for (j = 0; j < t->ntried && t->tried[j] != h; j++) {
+        }
+        if (j == t->ntried) {
+            snprintf(next, LINK_ADDR_MAX, "%s", own[i]->client_addr);
+            t->tried[t->ntried++] = h;
+            found = true;
+        }
+    }
+    rcu_read_unlock_annotated();
+    return found;
+}
+
+/* Sends r (its ref, hole and fail kept) to the next owner that takes it. */
+static bool failover(struct peer_req *r)
+{
+    char next[LINK_ADDR_MAX];
+    struct retry *t = r->retry;
+
+    while (next_owner(t, next)) {
+        struct peer_request q = { 0 };
+
+        q.addr = next;
+        q.binary = t->binary;
+        q.req = t->bytes;
+        q.n = t->n;
+        q.kind = (enum peer_reply_kind)t->kind;
+        q.opcode = t->opcode;
+        q.drop = r->drop;
+        count(&totals.failovers);
+        if (enqueue(conn_worker(r->ref->c), &q, r)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static struct retry *retry_of(const struct peer_request *q)
+{
+    struct retry *t;
+
+    if (q->key == NULL || q->nkey > KEY_MAX_LENGTH || q->vlen > 0 ||
+        replica_count() < 2) {
+        return NULL;
+    }
+    t = malloc(sizeof(*t) + q->n);
+    if (t != NULL) {
+        t->tried[0] = addr_hash(q->addr);
+        t->ntried = 1;
+        t->binary = q->binary;
+        t->kind = (uint8_t)q->kind;
+        t->opcode = q->opcode;
+        t->nkey = (uint8_t)q->nkey;
+        memcpy(t->key, q->key, q->nkey);
+        t->n = q->n;
+        memcpy(t->bytes, q->req, q->n);
+    }
+    return t;
+}
+
+bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
+{
+    struct peer_req r;
+
+    memset(&r, 0, sizeof(r));
+    r.fail = q->fail;
+    r.fail_len = (uint32_t)q->fail_len;
+    if (!q->fail_static && q->fail_len > 0) {
+        char *copy = malloc(q->fail_len);
+
+        if (copy == NULL) {
+            return false;
+        }
+        memcpy(copy, q->fail, q->fail_len);
+        r.fail = copy;
+        r.fail_owned = true;
+    }
+    r.ref = conn_ref_get(c);
+    r.hole = hole;
+    r.retry = retry_of(q);
+    if (r.ref != NULL &&
+        (enqueue(conn_worker(c), q, &r) ||
+         (r.retry != NULL && failover(&r)))) {
+        return true;
+    }
+    if (r.ref != NULL) {
+        conn_ref_put(r.ref);
+    }
+    if (r.fail_owned) {
+        free((char *)r.fail);
+    }
+    free(r.retry);
+    return false;
+}
+
+bool peer_send(const struct peer_request *q)
+{
+    static const char failed[] = "";
+    struct peer_req r;
+
+    memset(&r, 0, sizeof(r));
+    r.fail = failed;              /* deliver() tells a failure by this */
+    if (!enqueue(worker_self(), q, &r)) {
+        count(&totals.send_failed);
+        return false;
     }
     return true;
 }

@@ -65,13 +65,27 @@ struct peer_request {
     const char *fail;
     size_t fail_len;
     bool fail_static;
+    /* A read of key that another owner may answer (--replicas > 1):
+     * when this owner fails or times out the request goes to the next
+     * owner on the ring at once, the client's fail only when none is
+     * left. */
+    const char *key;              /* NULL: no failover */
+    size_t nkey;
 };
 
-/* Sends r on c's worker's link to r->addr; the owner's reply (what
+/* Sends r on c's worker's link to r->addr (or, with r->key, to the
+ * next owner that can be reached); the owner's reply (what
  * peer_reply relays of it) fills hole in c. False, with nothing sent and
  * the hole left open, when the peer cannot be used now (the caller fills
  * it with r->fail). */
 bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *r);
+
+/* Sends q (its reply framed as q->kind) on the calling worker's link to
+ * q->addr with nobody waiting for the answer: replication (replica.h).
+ * False when it could not be queued. A worker thread only. A request
+ * that fails later (the link fails or times out) is counted in
+ * send_failed, as one that could not be queued is. */
+bool peer_send(const struct peer_request *q);
 
 /* Frees the calling worker's pool (thread exit). */
 void peer_thread_fini(void);
@@ -81,6 +95,8 @@ struct peer_stats {
     uint64_t errors;              /* failed: refused, closed, garbage */
     uint64_t timeouts;            /* failed: --peer-timeout passed */
     uint64_t connects;            /* connections opened */
+    uint64_t send_failed;         /* peer_send requests that failed */
+    uint64_t failovers;           /* reads sent on to the next owner */
 };
 void peer_stats_get(struct peer_stats *out);
 

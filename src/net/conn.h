@@ -68,6 +68,9 @@ struct conn_pending {
     uint64_t cas;
     bool noreply;
     int64_t exptime;              /* as the client sent it (forwarding) */
+    /* server/replica_apply.c: non-zero while an rc_set's value is read
+     * (p->cas then holds its version). */
+    uint8_t replica;
     /* A request line for a key's owner, kept (heap) while its value is
      * read; the handler takes it back, else it is freed with c. */
     char *forward;

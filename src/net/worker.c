@@ -92,10 +92,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static __thread struct worker *self;
+
+struct worker *worker_self(void)
+{
+    return self;
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
 
+    self = w;
     if (wopts.thread_init != NULL) {
         wopts.thread_init();
     }

@@ -50,6 +50,8 @@ static inline void worker_stat_add(uint64_t *counter, uint64_t n)
 }
 
 struct event_base *worker_base(struct worker *w);
+/* The calling thread's worker; NULL on any other thread. */
+struct worker *worker_self(void);
 struct net_stats *worker_net_stats(struct worker *w);
 void worker_net_stats_sum(struct net_stats *out);
 void worker_net_stats_reset(void);

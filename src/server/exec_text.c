@@ -17,12 +17,14 @@
 #include "cache/cache.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_ring.h"
+#include "cluster/replica.h"
 #include "cluster/router.h"
 #include "proto/meta.h"
 #include "proto/text.h"
 #include "server/exec_meta.h"
 #include "server/forward_text.h"
 #include "server/peer_accept.h"
+#include "server/replica_apply.h"
 #include "server/stats.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -253,6 +255,10 @@ static void on_value(struct conn *c, struct item *it, bool valid)
         exec_meta_on_value(c, it, valid);
         return;
     }
+    if (replica_apply_owns_value(c)) {
+        replica_apply_on_value(c, it, valid);
+        return;
+    }
     if (valid && router_remote(c, item_key(it), it->nkey, owner)) {
         /* The value was read here; the owner stores it. */
         forward_text_store(c, owner, p->mode, it, p->exptime, p->cas,
@@ -425,12 +431,15 @@ static void cluster_ring(struct conn *c, const struct cluster_view *v)
 static void cluster_owner_of(struct conn *c, const struct cluster_view *v,
                              const struct text_request *r)
 {
-    const struct cluster_member *m = cluster_owner(v, r->key, r->nkey);
+    const struct cluster_member *own[REPLICA_MAX];
     char line[CLUSTER_HOST_MAX + GOSSIP_NAME_MAX + 40];
+    size_t n = cluster_owners(v, r->key, r->nkey, replica_count(), own), i;
 
-    if (m != NULL) {
-        snprintf(line, sizeof(line), "OWNER %s:%u %s%s", m->host,
-                 (unsigned)m->port, m->name, m->self ? " self" : "");
+    /* The first owner first: where writes go, then the other copies. */
+    for (i = 0; i < n; i++) {
+        snprintf(line, sizeof(line), "OWNER %s:%u %s%s", own[i]->host,
+                 (unsigned)own[i]->port, own[i]->name,
+                 own[i]->self ? " self" : "");
         conn_out_line(c, line);
     }
 }
@@ -478,6 +487,9 @@ static void on_line(struct conn *c, char *line, size_t len, size_t used)
     if ((line[0] == 'r' || conn_auth(c)->peer_challenged) &&
         peer_accept_line(c, line, len)) {
         return;                   /* another node's link (cluster/peer.c) */
+    }
+    if (line[0] == 'r' && replica_apply_line(c, line, len)) {
+        return;                   /* a copy from a key's first owner */
     }
     if ((line[0] == 'm' || line[0] == ' ') && meta_is_command(line)) {
         exec_meta_run(c, line, len);

@@ -76,6 +76,11 @@ static void send(struct conn *c, const char *addr, const struct bin_header *h,
     q.opcode = h->opcode;
     q.fail = fail;
     q.fail_len = fail_packet(h, key, fail);
+    if (bin_loud_opcode(h->opcode) == BIN_GET ||
+        bin_loud_opcode(h->opcode) == BIN_GETK) {
+        q.key = key;              /* another owner can answer a get */
+        q.nkey = h->keylen;
+    }
     router_forward(c, &q);
 }
 

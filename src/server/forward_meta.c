@@ -64,10 +64,14 @@ static size_t build(const struct meta_request *r, char *buf, size_t cap)
 
 static void send(struct conn *c, const char *addr, const char *line,
                  size_t n, const char *value, size_t vlen, const char *miss,
-                 size_t miss_len)
+                 size_t miss_len, const struct meta_request *read)
 {
     struct peer_request q = { 0 };
 
+    if (read != NULL) {           /* another owner can answer an mg */
+        q.key = read->key;
+        q.nkey = read->nkey;
+    }
     q.addr = addr;
     q.req = line;
     q.n = n;
@@ -100,7 +104,8 @@ void forward_meta(struct conn *c, const char *addr,
         return;
     }
     memcpy(line + n, MN, sizeof(MN) - 1);
-    send(c, addr, line, n + sizeof(MN) - 1, NULL, 0, miss, miss_len);
+    send(c, addr, line, n + sizeof(MN) - 1, NULL, 0, miss, miss_len,
+         r->cmd == META_GET ? r : NULL);
 }
 
 char *forward_meta_set_line(const struct meta_request *r)
@@ -130,7 +135,7 @@ void forward_meta_set(struct conn *c, const char *addr, char *line,
         item_copy_out(it, 0, value, vlen);
         memcpy(value + vlen, "\r\n" MN, 2 + sizeof(MN) - 1);
         send(c, addr, line, strlen(line), value, vlen + 2 + sizeof(MN) - 1,
-             NULL, 0);
+             NULL, 0, NULL);
     }
     free(value);
     free(line);

@@ -37,6 +37,23 @@ static void send(struct conn *c, const char *addr, const char *line,
     router_forward(c, &r);
 }
 
+/* A plain get: another owner can answer it if this one fails. */
+static void send_read(struct conn *c, const char *addr, const char *line,
+                      size_t n, const char *key, size_t nkey)
+{
+    struct peer_request r = { 0 };
+
+    r.addr = addr;
+    r.req = line;
+    r.n = n;
+    r.kind = PEER_REPLY_GET;
+    r.fail = "";
+    r.fail_static = true;
+    r.key = key;
+    r.nkey = nkey;
+    router_forward(c, &r);
+}
+
 static void send_line(struct conn *c, const char *addr, const char *line,
                       int n, enum peer_reply_kind kind, bool drop)
 {
@@ -62,7 +79,8 @@ void forward_text_get(struct conn *c, const char *addr, const char *key,
         memcpy(line, cas ? "gets " : "get ", v + 1);
         memcpy(line + v + 1, key, nkey);
         memcpy(line + v + 1 + nkey, "\r\n", 2);
-        n = (int)(v + 1 + nkey + 2);
+        send_read(c, addr, line, v + 1 + nkey + 2, key, nkey);
+        return;
     }
     send_line(c, addr, line, n, PEER_REPLY_GET, false);
 }

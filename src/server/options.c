@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/tombstone.h"
+#include "cluster/replica.h"
 #include "util/numparse.h"
 
 #define SLAB_PAGE_SIZE (1024 * 1024)  /* memcached's slab_page_size */
@@ -42,6 +44,9 @@ void options_defaults(struct settings *s)
     s->lru_crawler = true;
     s->lru_crawler_sleep = 100;
     s->peer_timeout_ms = 1000;
+    s->replicas = 1;
+    s->tombstones = TOMBSTONE_DEFAULT_SLOTS;
+    s->tombstone_ttl = TOMBSTONE_DEFAULT_TTL;
 }
 
 static void usage(void)
@@ -119,6 +124,14 @@ static void usage(void)
            "here\n"
            "--peer-timeout=<ms>       a forwarded request fails after this "
            "(1000)\n"
+           "--replicas=<n>            copies of every key, on the first n "
+           "members\n"
+           "                          clockwise, 1 to 8 (1)\n"
+           "--tombstones=<n>          deleted keys remembered, so older "
+           "copies stay\n"
+           "                          deleted (262144, 24 bytes each)\n"
+           "--tombstone-ttl=<s>       how long a delete is remembered "
+           "(3600)\n"
            "--cluster-name=<name>     nodes of other clusters are ignored\n"
            "--cluster-key-file=<file> AES-256 keys, 64 hex digits a line, "
            "first primary:\n"
@@ -233,6 +246,7 @@ enum {                            /* long options without a letter */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
     OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT, OPT_PEER_TIMEOUT,
+    OPT_REPLICAS, OPT_TOMBSTONES, OPT_TOMBSTONE_TTL,
 };
 
 static const struct option long_opts[] = {
@@ -281,6 +295,9 @@ static const struct option long_opts[] = {
     { "weight", required_argument, NULL, OPT_WEIGHT },
     { "route", required_argument, NULL, OPT_ROUTE },
     { "peer-timeout", required_argument, NULL, OPT_PEER_TIMEOUT },
+    { "replicas", required_argument, NULL, OPT_REPLICAS },
+    { "tombstones", required_argument, NULL, OPT_TOMBSTONES },
+    { "tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL },
     { NULL, 0, NULL, 0 },
 };
 
@@ -317,6 +334,15 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
                 (unsigned)GOSSIP_MAX_MEMBERS_LIMIT);
         return OPTIONS_EXIT_USAGE;
     }
+    if (c == OPT_REPLICAS && n > REPLICA_MAX) {
+        fprintf(stderr, "--replicas must be 1 to %u\n", REPLICA_MAX);
+        return OPTIONS_EXIT_USAGE;
+    }
+    if (c == OPT_TOMBSTONES && n < TOMBSTONE_WAYS) {
+        fprintf(stderr, "--tombstones must be at least %u\n",
+                TOMBSTONE_WAYS);
+        return OPTIONS_EXIT_USAGE;
+    }
     if (c == OPT_WEIGHT && n > UINT16_MAX) {
         fprintf(stderr, "--weight must be 1 to %u\n", (unsigned)UINT16_MAX);
         return OPTIONS_EXIT_USAGE;
@@ -338,6 +364,9 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_MAX_MEMBERS: o->max_members = n; break;
     case OPT_WEIGHT: o->weight = n; break;
     case OPT_PEER_TIMEOUT: s->peer_timeout_ms = n; break;
+    case OPT_REPLICAS: s->replicas = n; break;
+    case OPT_TOMBSTONES: s->tombstones = n; break;
+    case OPT_TOMBSTONE_TTL: s->tombstone_ttl = n; break;
     case OPT_ROUTE:
         if (strcmp(arg, "proxy") == 0 || strcmp(arg, "local") == 0) {
             s->route_proxy = strcmp(arg, "proxy") == 0;

@@ -50,6 +50,9 @@ struct settings {
     struct cluster_options gossip;    /* the cluster options */
     bool route_proxy;             /* --route proxy (else local) */
     unsigned peer_timeout_ms;     /* --peer-timeout, default 1000 */
+    unsigned replicas;            /* --replicas, default 1 */
+    unsigned tombstones;          /* --tombstones: slots */
+    unsigned tombstone_ttl;       /* --tombstone-ttl, seconds */
 };
 
 #ifdef __cplusplus

@@ -17,8 +17,10 @@
 
 #include "cache/cache.h"
 #include "cache/slab.h"
+#include "cache/tombstone.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "cluster/replica.h"
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "net/listener.h"
@@ -307,11 +309,35 @@ static void routing_stats(struct stats_sink *c)
     stat_u64(c, "peer_errors", ps.errors);
     stat_u64(c, "peer_timeouts", ps.timeouts);
     stat_u64(c, "peer_connects", ps.connects);
+    stat_u64(c, "failovers", ps.failovers);
     stat_u64(c, "not_mine", rs.not_mine);
     stat_u64(c, "fanouts", rs.fanouts);
     stat_u64(c, "broadcasts", rs.broadcasts);
     stat_u64(c, "peer_auth_refused", peer_accept_refused());
     peer_stats_each(peer_line, c);
+}
+
+/* Replication (cluster/replica.h) and tombstones (cache/tombstone.h). */
+static void replica_stats(struct stats_sink *c)
+{
+    struct replica_stats rs;
+    struct tombstone_stats ts;
+    struct peer_stats ps;
+
+    replica_stats_get(&rs);
+    tombstone_stats(&ts);
+    peer_stats_get(&ps);
+    stat_u64(c, "replicas", replica_count());
+    stat_u64(c, "replica_sets_sent", rs.sets_sent);
+    stat_u64(c, "replica_deletes_sent", rs.deletes_sent);
+    stat_u64(c, "replica_send_failed", ps.send_failed);
+    stat_u64(c, "replica_applied", rs.applied);
+    stat_u64(c, "replica_older", rs.older);
+    stat_u64(c, "replica_deleted", rs.deleted);
+    stat_u64(c, "tombstones", ts.live);
+    stat_u64(c, "tombstone_slots", ts.slots);
+    stat_u64(c, "tombstones_recorded", ts.recorded);
+    stat_u64(c, "tombstones_dropped", ts.dropped);
 }
 
 /* `stats cluster`: membership counts and the gossip layer's counters, as
@@ -355,6 +381,7 @@ static void cluster_group(struct stats_sink *c)
     stat_u64(c, "members_refused", st.members_refused);
     stat_u64(c, "awareness", st.awareness);
     routing_stats(c);
+    replica_stats(c);
 }
 
 int stats_emit_group(struct stats_sink *sink, const char *group)

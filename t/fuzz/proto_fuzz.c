@@ -27,6 +27,7 @@
 
 #include "cache/cache.h"
 #include "cluster/cluster.h"
+#include "cache/tombstone.h"
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "net/outq.h"
@@ -72,6 +73,7 @@ struct conn {
     size_t nwrite_sizes, next_write;
     struct conn_pending pend;
     struct conn_auth auth;
+    bool from_peer;               /* admitted by rc_peer */
 };
 
 static void model_add(struct model *m, const void *p, size_t n)
@@ -242,8 +244,12 @@ size_t router_broadcast(struct conn *c, const char *req, size_t n)
     return 0;
 }
 void router_count_fanout(void) {}
-/* rc_peer on the stand-in connection: nothing to change. */
-void conn_set_from_peer(struct conn *c) { (void)c; }
+/* rc_peer on the stand-in connection: rc_set and rc_del are served
+ * (server/replica_apply.c) from then on. */
+void conn_set_from_peer(struct conn *c) { c->from_peer = true; }
+bool conn_from_peer(const struct conn *c) { return c->from_peer; }
+void replica_count_applied(bool kept) { (void)kept; }
+void replica_count_deleted(void) {}
 
 /* ---- the driver --------------------------------------------------------- */
 
@@ -278,6 +284,9 @@ static void setup_once(void)
         abort();
     }
     cache_thread_init();
+    if (tombstone_setup(1024, 60) != 0) {
+        abort();
+    }
     stats_self = &fuzz_stats;
     {
         /* -Y: a token file, so the pre-authentication parser is fuzzed. */

@@ -1,0 +1,153 @@
+/*
+ * replica: a key's new state to its other owners (see replica.h).
+ */
+#include "cluster/replica.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "cache/item.h"
+#include "cache/tombstone.h"
+#include "cluster/cluster.h"
+#include "cluster/peer.h"
+#include "cluster/router.h"
+#include "util/hlc.h"
+
+#define REPLICA_LINE_MAX (KEY_MAX_LENGTH + 96)
+
+static unsigned replicas = 1;
+static struct replica_stats totals;   /* relaxed atomics */
+
+static void count(uint64_t *c)
+{
+    __atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+}
+
+/* The other owners' client addresses; how many. */
+static size_t other_owners(const char *key, size_t nkey,
+                           char addrs[][ROUTER_ADDR_MAX])
+{
+    const struct cluster_member *own[REPLICA_MAX];
+    size_t n, i, k = 0;
+
+    rcu_read_lock();
+    n = cluster_owners(cluster_view(), key, nkey, replicas, own);
+    for (i = 0; i < n; i++) {
+        if (!own[i]->self) {
+            snprintf(addrs[k++], ROUTER_ADDR_MAX, "%s", own[i]->client_addr);
+        }
+    }
+    rcu_read_unlock_annotated();
+    return k;
+}
+
+static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
+                     const char *line, size_t n, const char *value,
+                     size_t vlen)
+{
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        struct peer_request r = { 0 };
+
+        r.addr = addrs[i];
+        r.req = line;
+        r.n = n;
+        r.value = value;
+        r.vlen = vlen;
+        r.kind = PEER_REPLY_LINE;
+        peer_send(&r);
+    }
+}
+
+static void send_item(char addrs[][ROUTER_ADDR_MAX], size_t k,
+                      const struct item *it)
+{
+    char line[REPLICA_LINE_MAX];
+    rel_time_t exp = item_exptime(it), now = clock_now();
+    uint64_t ttl = exp == 0 ? 0 : exp > now ? exp - now : 1;
+    bool stale = (item_flags_load(it) & ITEM_STALE) != 0;
+    char *value;
+    int n;
+
+    n = snprintf(line, sizeof(line), "rc_set %.*s %u %" PRIu64 " %u %"
+                 PRIu64 "%s\r\n", (int)it->nkey, item_key(it),
+                 item_cflags(it), ttl, (unsigned)it->nbytes,
+                 cache_item_version(it), stale ? " S" : "");
+    value = malloc((size_t)it->nbytes + 2);
+    if (value == NULL || n <= 0 || (size_t)n >= sizeof(line)) {
+        free(value);
+        return;
+    }
+    item_copy_out(it, 0, value, it->nbytes);
+    memcpy(value + it->nbytes, "\r\n", 2);
+    send_all(addrs, k, line, (size_t)n, value, (size_t)it->nbytes + 2);
+    __atomic_add_fetch(&totals.sets_sent, k, __ATOMIC_RELAXED);
+    free(value);
+}
+
+/* The change hook (cache.h): the key's state now, to the other owners. */
+static void on_change(const char *key, size_t nkey)
+{
+    char addrs[REPLICA_MAX][ROUTER_ADDR_MAX];
+    struct item *it;
+    size_t k;
+
+    if (!cluster_enabled() || (k = other_owners(key, nkey, addrs)) == 0) {
+        return;
+    }
+    it = cache_peek(key, nkey);
+    if (it != NULL) {
+        send_item(addrs, k, it);
+        item_put(it);
+    } else {
+        /* Absent now: deleted, at a version above every write of it seen
+         * here, remembered so an older copy cannot come back. */
+        char line[REPLICA_LINE_MAX];
+        uint64_t v = hlc_next();
+        int n = snprintf(line, sizeof(line), "rc_del %.*s %" PRIu64 "\r\n",
+                         (int)nkey, key, v);
+
+        tombstone_put(key, nkey, v);
+        if (n > 0 && (size_t)n < sizeof(line)) {
+            send_all(addrs, k, line, (size_t)n, NULL, 0);
+            __atomic_add_fetch(&totals.deletes_sent, k, __ATOMIC_RELAXED);
+        }
+    }
+}
+
+void replica_setup(unsigned r)
+{
+    replicas = r < 1 ? 1 : r > REPLICA_MAX ? REPLICA_MAX : r;
+    if (replicas > 1) {
+        cache_set_change_hook(on_change);
+    }
+}
+
+unsigned replica_count(void)
+{
+    return replicas;
+}
+
+void replica_count_applied(bool kept)
+{
+    count(kept ? &totals.applied : &totals.older);
+}
+
+void replica_count_deleted(void)
+{
+    count(&totals.deleted);
+}
+
+void replica_stats_get(struct replica_stats *out)
+{
+    out->sets_sent = __atomic_load_n(&totals.sets_sent, __ATOMIC_RELAXED);
+    out->deletes_sent = __atomic_load_n(&totals.deletes_sent,
+                                        __ATOMIC_RELAXED);
+    out->applied = __atomic_load_n(&totals.applied, __ATOMIC_RELAXED);
+    out->older = __atomic_load_n(&totals.older, __ATOMIC_RELAXED);
+    out->deleted = __atomic_load_n(&totals.deleted, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,64 @@
+/*
+ * replica: --replicas R, the write side. A key's owners are the first R
+ * distinct members clockwise on the ring (cluster_owners); the node that
+ * executes a client's write (the first owner, to which the router sends
+ * it, or whichever node a self-routing client picked) sends the key's new
+ * state to the other owners.
+ *
+ * What is sent is the state, not the command: after any write the cache
+ * reports (cache.h's change hook), the item as it now is, with its version
+ * (its CAS, from the version clock util/hlc.h), as
+ *
+ *   rc_set <key> <flags> <ttl> <bytes> <version> [S]\r\n<data>\r\n
+ *
+ * or, when the key is now absent, rc_del <key> <version>, where version is
+ * a fresh one recorded as a tombstone (cache/tombstone.h). So append,
+ * incr, cas and the rest run once, on one node, and the others get the
+ * result: replicas never apply an operation to a different base. A
+ * receiver keeps the newest version, whatever arrives last
+ * (cache_put_version), and no copy older than a tombstone. ttl is the
+ * seconds left (0: none), so the nodes' wall clocks do not shift expiry;
+ * S marks a meta-invalidated (stale) item.
+ *
+ * The reply to the client does not wait for the other owners (the
+ * default of one acknowledgement): a write the first owner acknowledged
+ * and that the others missed, because the first owner died within about
+ * a round trip, or an owner was unreachable, is not on them. Sends that
+ * fail are counted (peer.h send_failed).
+ *
+ * Worker threads: the hook runs on the thread that executed the write and
+ * sends on that worker's own peer links (peer_send).
+ */
+#ifndef RC_CLUSTER_REPLICA_H
+#define RC_CLUSTER_REPLICA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define REPLICA_MAX 8
+
+/* Before the workers start; with replicas > 1 installs the change hook. */
+void replica_setup(unsigned replicas);
+unsigned replica_count(void);
+
+struct replica_stats {
+    uint64_t sets_sent;           /* rc_set to other owners */
+    uint64_t deletes_sent;        /* rc_del to other owners */
+    uint64_t applied;             /* received copies kept */
+    uint64_t older;               /* received copies older than ours */
+    uint64_t deleted;             /* received deletes that removed one */
+};
+void replica_stats_get(struct replica_stats *out);
+/* For server/replica_apply.c, which counts what it receives. */
+void replica_count_applied(bool kept);
+void replica_count_deleted(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
