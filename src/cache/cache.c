@@ -1,5 +1,7 @@
 /*
  * cache: storage semantics over the lock-free table (see cache.h).
+ * Allocation under memory pressure is cache_alloc.c's, read-modify-write
+ * commands cache_rmw.c's, copies from other nodes cache_version.c's.
  *
  * Invariants:
  *  - An item in the table has ITEM_LINKED and holds one table reference;
@@ -37,43 +39,25 @@
 #include "util/hlc.h"
 #include "util/tally.h"
 
-#define LIMBO_CAP 256             /* retired items per call_rcu batch */
-#define RECLAIM_BATCH 32          /* most victims per eviction round */
-#define RECLAIM_FRACTION 64       /* ...and at most 1/64 of the class */
-#define ALLOC_MAX_ROUNDS 4096     /* reclaim rounds for one allocation */
-#define ALLOC_IDLE_ROUNDS 3       /* -M: rounds freeing nothing: no memory */
-
-/* What a store saw when it found class memory full and nothing it could
- * reclaim; while all of it still holds, the next store fails at once. */
-struct starve {
-    bool valid;
-    uint64_t frees;               /* slab_frees(cls) before the attempt */
-    uint64_t flushes;             /* flush_count then */
-    rel_time_t second;            /* clock_now() then */
-    uint64_t ms;                  /* monotonic milliseconds then */
-};
 
 struct limbo {
     struct rcu_head head;
     unsigned n;
-    struct item *items[LIMBO_CAP];
+    struct item *items[CACHE_LIMBO_CAP];
 };
 
 int tsan_grace_token;             /* see util/tsan.h */
 /* For TSan only: "every call_rcu callback so far has run". limbo_release
  * releases it when done, and whoever returns from rcu_barrier() acquires
  * it; liburcu's own wait is invisible to TSan (util/tsan.h). */
-static int tsan_barrier_token;
-static struct cache_options opts;
+int tsan_barrier_token;
+struct cache_options cache_opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number
-                                   * (without opts.versions) */
+                                   * (without cache_opts.versions) */
 static uint64_t flush_seq;        /* atomic: items below are flushed */
 static rel_time_t flush_deadline; /* atomic: 0 or flush-everything time */
 static int crawl_reason;          /* atomic: enum cache_crawl_reason */
 static uint64_t flush_count;      /* atomic: flush_all calls so far */
-static bool barrier_busy;         /* atomic: a store is in rcu_barrier */
-static pthread_mutex_t starve_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct starve starved[SLAB_MAX_CLASSES]; /* under starve_lock */
 
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
@@ -85,7 +69,7 @@ static void (*change_hook)(const char *key, size_t nkey);
 
 int cache_setup(const struct cache_options *o)
 {
-    opts = *o;
+    cache_opts = *o;
     tally_init(&counters, CACHE_COUNTERS);
     if (slab_setup(&o->slab) != 0) {
         return -1;
@@ -115,7 +99,39 @@ void cache_teardown(void)
 
 bool cache_uses_cas(void)
 {
-    return opts.use_cas;
+    return cache_opts.use_cas;
+}
+
+/* See cache_internal.h. */
+size_t cache_limbo_take(struct item **out)
+{
+    struct limbo *l = self_limbo;
+    size_t n = l->n, i;
+
+    for (i = 0; i < n; i++) {
+        out[i] = l->items[i];
+    }
+    l->n = 0;
+    return n;
+}
+
+bool cache_limbo_empty(void)
+{
+    return self_limbo->n == 0;
+}
+
+uint64_t cache_flush_count(void)
+{
+    return __atomic_load_n(&flush_count, __ATOMIC_ACQUIRE);
+}
+
+void cache_count_alloc(bool fast_fail)
+{
+    if (fast_fail) {
+        STAT_ADD(alloc_fast_fails, 1);
+    } else {
+        STAT_ADD(reclaim_waits, 1);
+    }
 }
 
 void cache_thread_init(void)
@@ -166,12 +182,12 @@ size_t cache_item_bytes(const struct item *it)
     /* memcached's ITEM_ntotal, so `bytes` reads the same. */
     return SLAB_MEMCACHED_HEADER + it->nkey + 1 +
            ((item_flags_relaxed(it) & ITEM_CFLAGS) ? 4 : 0) + it->nbytes + 2 +
-           (opts.use_cas ? 8 : 0);
+           (cache_opts.use_cas ? 8 : 0);
 }
 
 uint64_t cache_item_cas(const struct item *it)
 {
-    return opts.use_cas ? item_seq(it) : 0;
+    return cache_opts.use_cas ? item_seq(it) : 0;
 }
 
 bool cache_item_live(const struct item *it, rel_time_t now)
@@ -214,7 +230,7 @@ void cache_retire(struct item *it, bool evicted, bool expired)
 static void limbo_push(struct item *it)
 {
     self_limbo->items[self_limbo->n++] = it;
-    if (self_limbo->n == LIMBO_CAP) {
+    if (self_limbo->n == CACHE_LIMBO_CAP) {
         cache_quiesce();
     }
 }
@@ -233,7 +249,7 @@ static void flush_promote(rel_time_t now);
  * cluster's clock (util/hlc.h), so that a CAS is also a version. */
 static uint64_t seq_take(void)
 {
-    return opts.versions ? hlc_next()
+    return cache_opts.versions ? hlc_next()
                          : __atomic_fetch_add(&next_seq, 1, __ATOMIC_RELAXED);
 }
 
@@ -243,7 +259,7 @@ static uint64_t seq_take(void)
  * store must still land above it. */
 static uint64_t seq_bound(void)
 {
-    return opts.versions ? hlc_next()
+    return cache_opts.versions ? hlc_next()
                          : __atomic_load_n(&next_seq, __ATOMIC_RELAXED);
 }
 
@@ -360,7 +376,7 @@ static void unlink_dead(struct item *it)
                            __ATOMIC_RELEASE);
         cache_retire(it, false, true);
         self_limbo->items[self_limbo->n++] = it;
-        if (self_limbo->n == LIMBO_CAP) {
+        if (self_limbo->n == CACHE_LIMBO_CAP) {
             cache_quiesce();
         }
     }
@@ -462,167 +478,6 @@ unsigned cache_item_mc_class(const struct item *it)
     unsigned cls = slab_class_for(cache_item_bytes(it));
 
     return cls != 0 ? cls : slab_largest_class();
-}
-
-/*
- * Makes room in class cls for an item needing `need` chunks; returns how
- * many items were released (0: nothing could be done this round).
- *
- * This thread's own retired items come first: they are already garbage and
- * only wait for a grace period, so a burst of overwrites must reuse them
- * rather than evict live items. Then the class's clock hand, in batches
- * sized to the class (32 victims of a 512 KiB class would empty a small
- * cache), each batch paying for one synchronize_rcu. A round that finds
- * nothing waits for nothing: see cache_alloc.
- */
-static size_t reclaim(unsigned cls, size_t need)
-{
-    struct item *victims[RECLAIM_BATCH > LIMBO_CAP ? RECLAIM_BATCH
-                                                   : LIMBO_CAP];
-    struct limbo *l = self_limbo;
-    size_t n = 0, i;
-
-    if (l->n > 0) {
-        for (i = 0; i < l->n; i++) {
-            victims[n++] = l->items[i];
-        }
-        l->n = 0;
-    } else if (opts.evict) {
-        struct slab_class_stats st;
-        size_t batch;
-
-        slab_stats(cls, &st);
-        batch = st.total_chunks / RECLAIM_FRACTION;
-        batch = batch < need ? need : batch;
-        batch = batch > RECLAIM_BATCH ? RECLAIM_BATCH : batch;
-        n = evict_collect(cls, victims, batch);
-    } else {
-        /* -M: expired items may still be reclaimed, as memcached does. */
-        n = evict_crawl(4096, victims, RECLAIM_BATCH, NULL);
-    }
-    if (n == 0) {
-        return 0;
-    }
-    synchronize_rcu();
-    TSAN_ACQUIRE(&tsan_grace_token);
-    for (i = 0; i < n; i++) {
-        item_put(victims[i]);
-    }
-    return n;
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-
-    /* The coarse clock is a vDSO read of a few ns; a tick (1-4 ms) is
-     * fine enough for a 20 ms interval. */
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* What would show that memory may have come back to cls. */
-static void starve_snapshot(unsigned cls, struct starve *s)
-{
-    s->valid = true;
-    s->frees = slab_frees(cls);
-    s->flushes = __atomic_load_n(&flush_count, __ATOMIC_ACQUIRE);
-    s->second = clock_now();
-    s->ms = monotonic_ms();
-}
-
-/* Whether a store into cls may fail at once: the last full attempt found
- * nothing, and nothing has happened since that could have changed that. */
-static bool starve_known(unsigned cls)
-{
-    struct starve now, *was = &starved[cls];
-    bool known;
-
-    starve_snapshot(cls, &now);
-    pthread_mutex_lock(&starve_lock);
-    known = was->valid && was->frees == now.frees &&
-            was->flushes == now.flushes && was->second == now.second &&
-            (!opts.evict || now.ms - was->ms < CACHE_STARVE_RETRY_MS);
-    pthread_mutex_unlock(&starve_lock);
-    return known;
-}
-
-static void starve_mark(unsigned cls, const struct starve *s)
-{
-    pthread_mutex_lock(&starve_lock);
-    starved[cls] = *s;
-    pthread_mutex_unlock(&starve_lock);
-}
-
-/*
- * Waits until every retirement handed to call_rcu so far has been freed,
- * as a last resort for a store: memory may be waiting in other threads'
- * batches. It costs at least one grace period, so only one thread at a
- * time pays it; false (and no wait) if another thread is already in it.
- */
-static bool wait_for_retired(void)
-{
-    if (__atomic_exchange_n(&barrier_busy, true, __ATOMIC_ACQUIRE)) {
-        return false;
-    }
-    rcu_barrier();
-    TSAN_ACQUIRE(&tsan_grace_token);
-    TSAN_ACQUIRE(&tsan_barrier_token);
-    STAT_ADD(reclaim_waits, 1);
-    __atomic_store_n(&barrier_busy, false, __ATOMIC_RELEASE);
-    return true;
-}
-
-enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
-                              rel_time_t exptime, size_t nbytes,
-                              struct item **out)
-{
-    /* memcached's size test, so the same sizes are "too large". */
-    size_t mc_total = SLAB_MEMCACHED_HEADER + nkey + 1 + (cflags ? 4 : 0) +
-                      nbytes + 2 + (opts.use_cas ? 8 : 0);
-    unsigned cls = item_alloc_class(nkey, cflags, nbytes);
-    size_t need = item_chunks_needed(nkey, cflags, nbytes);
-    struct starve snap;
-    int rounds = 0, idle = 0;
-
-    *out = NULL;
-    if (mc_total > opts.item_size_max || cls == 0) {
-        return CACHE_TOO_LARGE;
-    }
-    *out = item_alloc(key, nkey, cflags, exptime, nbytes);
-    if (*out != NULL) {
-        return CACHE_OK;          /* the common case: a free chunk */
-    }
-    /* Our own retired items are always worth a grace period. */
-    if (self_limbo->n == 0 && starve_known(cls)) {
-        STAT_ADD(alloc_fast_fails, 1);
-        return CACHE_NO_MEMORY;
-    }
-    /* Before trying: a chunk freed while we scan must not be missed. */
-    starve_snapshot(cls, &snap);
-    /* Keep reclaiming while it makes progress; give up after a round that
-     * frees nothing (the hand has made two full turns: everything left is
-     * in use), or with -M after a few (each crawls only part of memory). */
-    while (rounds++ < ALLOC_MAX_ROUNDS &&
-           idle < (opts.evict ? 1 : ALLOC_IDLE_ROUNDS)) {
-        idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
-        *out = item_alloc(key, nkey, cflags, exptime, nbytes);
-        if (*out != NULL) {
-            return CACHE_OK;
-        }
-    }
-    if (wait_for_retired()) {
-        *out = item_alloc(key, nkey, cflags, exptime, nbytes);
-        if (*out != NULL) {
-            return CACHE_OK;
-        }
-    }
-    /* The retry interval starts now, not when the attempt began: an
-     * attempt may take longer than the interval (a large class, a slow
-     * machine), and every store would then pay for one. */
-    snap.ms = monotonic_ms();
-    starve_mark(cls, &snap);
-    return CACHE_NO_MEMORY;
 }
 
 /* Swaps fresh in for exactly old; false if old was changed meanwhile. */
@@ -769,7 +624,7 @@ static enum cache_status store_whole(struct item *it,
         } else if (old == NULL) {
             st = mode == CACHE_CAS || mode == CACHE_CAS_STALE
                      ? CACHE_NOT_FOUND : CACHE_NOT_STORED;
-        } else if (mode == CACHE_CAS_STALE && cas != 0 && opts.use_cas &&
+        } else if (mode == CACHE_CAS_STALE && cas != 0 && cache_opts.use_cas &&
                    cas < item_seq(old)) {
             /* memcached's CAS_STALE: store anyway, marked stale. */
             stale_from(it, old);
@@ -783,7 +638,7 @@ static enum cache_status store_whole(struct item *it,
             undo_link(it);
             continue;
         } else if ((mode == CACHE_CAS || mode == CACHE_CAS_STALE) &&
-                   (cas == 0 || !opts.use_cas || item_seq(old) != cas)) {
+                   (cas == 0 || !cache_opts.use_cas || item_seq(old) != cas)) {
             /* memcached treats a zero CAS (always the case with -C) as no
              * match. */
             st = CACHE_EXISTS;
@@ -883,7 +738,7 @@ void cache_flush(int64_t delay)
         __atomic_store_n(&flush_deadline, 0, __ATOMIC_RELEASE);
         return;
     }
-    if (opts.use_cas) {
+    if (cache_opts.use_cas) {
         oldest -= 1;
     }
     if (oldest <= now) {

@@ -20,6 +20,24 @@
 extern "C" {
 #endif
 
+#define CACHE_LIMBO_CAP 256       /* retired items per call_rcu batch */
+
+/* The options cache_setup was given (read-only after it). */
+extern struct cache_options cache_opts;
+/* "Every call_rcu callback so far has run", for TSan (cache.c). */
+extern int tsan_barrier_token;
+
+/* For cache_alloc.c: moves this thread's retired items (at most
+ * CACHE_LIMBO_CAP) into out, to be freed after a grace period the caller
+ * waits for; how many. */
+size_t cache_limbo_take(struct item **out);
+bool cache_limbo_empty(void);
+/* flush_all calls so far (memory may have come back). */
+uint64_t cache_flush_count(void);
+/* Counts a store refused at once (fast_fail) or a wait for every pending
+ * grace period (the stats alloc_fast_fails, reclaim_waits). */
+void cache_count_alloc(bool fast_fail);
+
 /* Looks key up and takes a reference; NULL if absent, dead or saturated.
  * A dead item found is unlinked (lazy expiry); with count_misses, the
  * get_expired/get_flushed stats count it. */

@@ -28,13 +28,14 @@
 #include "cache/item.h"
 #include "cluster/cluster.h"
 #include "cluster/peer_auth.h"
+#include "cluster/peer_stats.h"
 #include "cluster/replica.h"
 #include "net/worker.h"
 #include "util/hostport.h"
 #include "util/log.h"
 
 #define LINK_READ_CHUNK 65536
-#define LINK_ADDR_MAX 64
+#define LINK_ADDR_MAX PEER_ADDR_MAX
 
 /* What a read needs to go to the next owner (peer_request.key). */
 struct retry {
@@ -90,20 +91,8 @@ struct pool {
     size_t n, cap;
 };
 
-/* Per-peer counters shared by every worker's link to that peer: the
- * table only grows (under table_lock), and an entry's address is written
- * before the count that publishes it. */
-struct peer_counters {
-    char addr[LINK_ADDR_MAX];
-    struct peer_link_stats s;     /* relaxed atomics */
-};
-static struct peer_counters table[PEER_STATS_MAX + 1];  /* last: "other" */
-static size_t table_n;
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-
 static struct peer_options popts = { 1000 };
 static __thread struct pool *my_pool;
-static struct peer_stats totals;   /* relaxed atomics */
 
 static void count(uint64_t *c)
 {
@@ -113,17 +102,6 @@ static void count(uint64_t *c)
 void peer_setup(const struct peer_options *o)
 {
     popts = *o;
-}
-
-void peer_stats_get(struct peer_stats *out)
-{
-    out->forwarded = __atomic_load_n(&totals.forwarded, __ATOMIC_RELAXED);
-    out->errors = __atomic_load_n(&totals.errors, __ATOMIC_RELAXED);
-    out->timeouts = __atomic_load_n(&totals.timeouts, __ATOMIC_RELAXED);
-    out->connects = __atomic_load_n(&totals.connects, __ATOMIC_RELAXED);
-    out->send_failed = __atomic_load_n(&totals.send_failed,
-                                       __ATOMIC_RELAXED);
-    out->failovers = __atomic_load_n(&totals.failovers, __ATOMIC_RELAXED);
 }
 
 static uint64_t now_us(void)
@@ -137,64 +115,6 @@ static uint64_t now_us(void)
 static uint64_t now_ms(void)
 {
     return now_us() / 1000;
-}
-
-static struct peer_counters *counters_of(const char *addr)
-{
-    size_t n = __atomic_load_n(&table_n, __ATOMIC_ACQUIRE), i;
-    struct peer_counters *pc = NULL;
-
-    for (i = 0; i < n; i++) {
-        if (strcmp(table[i].addr, addr) == 0) {
-            return &table[i];
-        }
-    }
-    pthread_mutex_lock(&table_lock);
-    n = table_n;
-    for (i = 0; i < n && pc == NULL; i++) {
-        if (strcmp(table[i].addr, addr) == 0) {
-            pc = &table[i];
-        }
-    }
-    if (pc == NULL && n < PEER_STATS_MAX) {
-        pc = &table[n];
-        snprintf(pc->addr, sizeof(pc->addr), "%s", addr);
-        __atomic_store_n(&table_n, n + 1, __ATOMIC_RELEASE);
-    } else if (pc == NULL) {
-        pc = &table[PEER_STATS_MAX];
-    }
-    pthread_mutex_unlock(&table_lock);
-    return pc;
-}
-
-static void emit(void (*fn)(void *arg, const char *addr,
-                            const struct peer_link_stats *s),
-                 void *arg, const struct peer_counters *pc, const char *name)
-{
-    const uint64_t *from = (const uint64_t *)&pc->s;
-    struct peer_link_stats s;
-    uint64_t *to = (uint64_t *)&s;
-    size_t f;
-
-    for (f = 0; f < sizeof(s) / sizeof(uint64_t); f++) {
-        to[f] = __atomic_load_n(&from[f], __ATOMIC_RELAXED);
-    }
-    fn(arg, name, &s);
-}
-
-void peer_stats_each(void (*fn)(void *arg, const char *addr,
-                                const struct peer_link_stats *s),
-                     void *arg)
-{
-    size_t n = __atomic_load_n(&table_n, __ATOMIC_ACQUIRE), i;
-
-    for (i = 0; i < n; i++) {
-        emit(fn, arg, &table[i], table[i].addr);
-    }
-    if (__atomic_load_n(&table[PEER_STATS_MAX].s.forwarded,
-                        __ATOMIC_RELAXED) != 0) {
-        emit(fn, arg, &table[PEER_STATS_MAX], "other");
-    }
 }
 
 /* ---- buffers -------------------------------------------------------- */
@@ -263,7 +183,7 @@ static void deliver(struct peer_link_stats *ps, struct peer_req *r,
     if (r->ref == NULL) {
         /* peer_send: nobody waits; a failure is only counted. */
         if (s == r->fail) {
-            count(&totals.send_failed);
+            count(&peer_totals.send_failed);
         }
         return;
     }
@@ -308,7 +228,7 @@ static void link_fail(struct link *l, bool timeout)
         struct peer_req r = fifo_pop(l);
 
         if (!r.hello) {
-            count(timeout ? &totals.timeouts : &totals.errors);
+            count(timeout ? &peer_totals.timeouts : &peer_totals.errors);
             count(timeout ? &l->pc->s.timeouts : &l->pc->s.errors);
         }
         fail_one(&l->pc->s, &r);
@@ -522,7 +442,7 @@ static void on_link(evutil_socket_t fd, short what, void *arg)
 
         if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
             err != 0) {
-            count(&totals.errors);
+            count(&peer_totals.errors);
             link_fail(l, false);
             return;
         }
@@ -610,7 +530,7 @@ static bool link_connect(struct link *l)
         close(fd);
         return false;
     }
-    count(&totals.connects);
+    count(&peer_totals.connects);
     l->fd = fd;
     l->connecting = true;
     link_want(l, EV_READ | EV_WRITE);
@@ -661,7 +581,7 @@ static struct link *link_of(struct pool *p, const char *addr, bool binary)
     }
     snprintf(l->addr, sizeof(l->addr), "%s", addr);
     l->binary = binary;
-    l->pc = counters_of(addr);
+    l->pc = peer_counters_of(addr);
     l->fd = -1;
     l->pool = p;
     l->ev = event_new(p->base, -1, 0, on_link, l);
@@ -700,7 +620,7 @@ static bool enqueue(struct worker *w, const struct peer_request *q,
     struct link *l = p != NULL ? link_of(p, q->addr, q->binary) : NULL;
 
     if (l == NULL || (l->fd < 0 && !link_connect(l))) {
-        count(&totals.errors);
+        count(&peer_totals.errors);
         if (l != NULL) {
             count(&l->pc->s.errors);
         }
@@ -722,7 +642,7 @@ static bool enqueue(struct worker *w, const struct peer_request *q,
         memcpy(l->out + l->out_len + q->n, q->value, q->vlen);
     }
     l->out_len += q->n + q->vlen;
-    count(&totals.forwarded);
+    count(&peer_totals.forwarded);
     count(&l->pc->s.forwarded);
     count(&l->pc->s.in_flight);
     if (!evtimer_pending(l->timer, NULL)) {
@@ -793,7 +713,7 @@ static bool failover(struct peer_req *r)
         q.kind = (enum peer_reply_kind)t->kind;
         q.opcode = t->opcode;
         q.drop = r->drop;
-        count(&totals.failovers);
+        count(&peer_totals.failovers);
         if (enqueue(conn_worker(r->ref->c), &q, r)) {
             return true;
         }
@@ -867,7 +787,7 @@ bool peer_send(const struct peer_request *q)
     memset(&r, 0, sizeof(r));
     r.fail = failed;              /* deliver() tells a failure by this */
     if (!enqueue(worker_self(), q, &r)) {
-        count(&totals.send_failed);
+        count(&peer_totals.send_failed);
         return false;
     }
     return true;
