@@ -86,6 +86,7 @@ struct link {
 };
 
 struct pool {
+    bool closing;                 /* peer_thread_fini: no failover */
     struct event_base *base;
     struct link **links;
     size_t n, cap;
@@ -205,7 +206,8 @@ static bool failover(struct peer_req *r);
  * anything else). */
 static void fail_one(struct peer_link_stats *ps, struct peer_req *r)
 {
-    if (r->retry != NULL && r->ref != NULL && r->ref->c != NULL) {
+    if (r->retry != NULL && r->ref != NULL && r->ref->c != NULL &&
+        my_pool != NULL && !my_pool->closing) {
         __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
         if (failover(r)) {
             return;               /* r now waits on another link */
@@ -801,6 +803,9 @@ void peer_thread_fini(void)
     if (p == NULL) {
         return;
     }
+    /* A failing link's reads must not fail over onto links freed
+     * before it. */
+    p->closing = true;
     for (i = 0; i < p->n; i++) {
         struct link *l = p->links[i];
 
