@@ -26,6 +26,7 @@
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
 #include "cluster/peer_auth.h"
+#include "cluster/rebalance.h"
 #include "cluster/replica.h"
 #include "cluster/router.h"
 #include "net/conn.h"
@@ -144,9 +145,17 @@ static void write_pidfile(const char *path)
 
 /* Last thing each worker thread does: its connections to peers close
  * (failing what waits on them), then its stats and cache state go. */
+static void worker_thread_init(void)
+{
+    stats_thread_init();
+    rebalance_thread_init();
+}
+
+/* Peer links first: failing them answers the rebalance's sends. */
 static void worker_thread_fini(void)
 {
     peer_thread_fini();
+    rebalance_thread_fini();
     stats_thread_fini();
 }
 
@@ -265,6 +274,7 @@ int main(int argc, char **argv)
             return 1;
         }
         replica_setup(s.replicas);
+        rebalance_setup(s.rebalance_rate);
     }
     {
         struct peer_options po = { s.peer_timeout_ms };
@@ -276,7 +286,7 @@ int main(int argc, char **argv)
     conn_set_handler(protocol_handler(&s));
 
     wo.nthreads = s.threads;
-    wo.thread_init = stats_thread_init;
+    wo.thread_init = worker_thread_init;
     wo.thread_fini = worker_thread_fini;
     if (worker_setup(&wo) != 0) {
         fprintf(stderr, "failed to start worker threads\n");
@@ -309,8 +319,10 @@ int main(int argc, char **argv)
 
     event_base_dispatch(main_base);
 
-    /* Leave the cluster first, so members see `left` while we still
-     * answer; bounded so a stop never hangs. */
+    /* Hand our keys to their owners without us, then leave the cluster,
+     * so members see `left` while we still answer; both bounded so a stop
+     * never hangs. */
+    rebalance_leave(s.leave_timeout * 1000);
     cluster_stop(CLUSTER_LEAVE_MS);
     /* Then stop every thread that retires items before the cache goes
      * (doc/threads.md, "Shutdown"): no new connections, workers joined

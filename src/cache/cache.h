@@ -276,6 +276,27 @@ enum cache_status cache_delete_below(const char *key, size_t nkey,
 /* The version (sequence number) of a stored item, whatever -C says. */
 uint64_t cache_item_version(const struct item *it);
 
+/*
+ * A walk over every live item (cache_walk.c), for a rebalance: a cursor
+ * over the slab pages, chunk by chunk, that any number of calls advance.
+ * Items stored after the walk began may or may not be seen, and one that
+ * moved (replaced in a chunk behind the cursor) is seen in its new chunk
+ * if that is ahead; each item present for the whole walk is seen once.
+ */
+struct cache_walk {
+    size_t page, chunk;
+    size_t visited;               /* chunks inspected so far */
+    bool done;                    /* the cursor has passed the last page */
+};
+/* From w on (zeroed: the start), inspects up to max_chunks chunks and
+ * takes a reference on up to max live items into out (the caller
+ * item_put()s them); returns how many. A registered thread, outside a
+ * read section. */
+size_t cache_walk_next(struct cache_walk *w, size_t max_chunks,
+                       struct item **out, size_t max);
+/* Chunks in all pages in use now: a walk's length, for progress. */
+size_t cache_walk_chunks(void);
+
 #ifdef __cplusplus
 }
 #endif

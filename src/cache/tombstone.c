@@ -2,9 +2,9 @@
  * tombstone: a bounded, expiring record of deleted keys (see tombstone.h).
  *
  * Buckets of TOMBSTONE_WAYS slots; a bucket is chosen by the key hash and
- * a slot within it by a linear scan (8 x 24 bytes: three cache lines).
- * TOMBSTONE_SHARDS mutexes cover the buckets, so the threads writing
- * tombstones rarely meet. An empty slot has hash 0 (a key whose hash is 0
+ * a slot within it by a linear scan (8 x 40 bytes: five cache lines;
+ * the keys are on the heap). TOMBSTONE_SHARDS mutexes cover the buckets,
+ * so the threads writing tombstones rarely meet. An empty slot has hash 0 (a key whose hash is 0
  * is stored as 1: the same collision argument as any other).
  */
 #include "cache/tombstone.h"
@@ -12,15 +12,20 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "cache/item.h"
 #include "cache/table.h"
 
 #define TOMBSTONE_SHARDS 64
+#define TOMBSTONE_NEXT_BUCKETS 1024  /* per tombstone_next call */
 
 struct slot {
     uint64_t hash;
     uint64_t version;
     rel_time_t expires;
+    uint8_t nkey;
+    char *key;                    /* malloc'd copy, for tombstone_next */
 };
 
 static struct slot *slots;
@@ -50,6 +55,11 @@ int tombstone_setup(size_t n, unsigned ttl_secs)
 
 void tombstone_teardown(void)
 {
+    size_t i;
+
+    for (i = 0; slots != NULL && i < nbuckets * TOMBSTONE_WAYS; i++) {
+        free(slots[i].key);
+    }
     free(slots);
     slots = NULL;
     nbuckets = 0;
@@ -81,10 +91,17 @@ void tombstone_put(const char *key, size_t nkey, uint64_t version)
     rel_time_t now = clock_now();
     pthread_mutex_t *lock;
     struct slot *b, *victim;
+    char *copy;
     size_t i;
 
-    if (slots == NULL) {
+    if (slots == NULL || nkey == 0 || nkey > KEY_MAX_LENGTH) {
         return;
+    }
+    /* Copied before the lock; a tombstone without its key (no memory)
+     * still refuses older copies, it only cannot be handed on. */
+    copy = malloc(nkey);
+    if (copy != NULL) {
+        memcpy(copy, key, nkey);
     }
     b = bucket_of(h, &lock);
     __atomic_add_fetch(&recorded, 1, __ATOMIC_RELAXED);
@@ -107,10 +124,49 @@ void tombstone_put(const char *key, size_t nkey, uint64_t version)
     if (victim->hash != h && live(victim, now)) {
         __atomic_add_fetch(&dropped, 1, __ATOMIC_RELAXED);
     }
+    if (victim->hash == h && victim->key != NULL) {
+        free(copy);               /* the same key: keep the copy held */
+    } else {
+        free(victim->key);
+        victim->key = copy;
+        victim->nkey = (uint8_t)nkey;
+    }
     victim->hash = h;
     victim->version = version;
     victim->expires = now + ttl;
     pthread_mutex_unlock(lock);
+}
+
+size_t tombstone_next(size_t *cursor, struct tombstone_entry *out,
+                      size_t max)
+{
+    rel_time_t now = clock_now();
+    size_t n = 0, seen = 0;
+
+    while (slots != NULL && *cursor < nbuckets && n + TOMBSTONE_WAYS <= max &&
+           seen++ < TOMBSTONE_NEXT_BUCKETS) {
+        pthread_mutex_t *lock = &locks[*cursor % TOMBSTONE_SHARDS];
+        const struct slot *b = &slots[*cursor * TOMBSTONE_WAYS];
+        size_t w;
+
+        pthread_mutex_lock(lock);
+        for (w = 0; w < TOMBSTONE_WAYS; w++) {
+            if (live(&b[w], now) && b[w].key != NULL) {
+                out[n].version = b[w].version;
+                out[n].nkey = b[w].nkey;
+                memcpy(out[n].key, b[w].key, b[w].nkey);
+                n++;
+            }
+        }
+        pthread_mutex_unlock(lock);
+        (*cursor)++;
+    }
+    return n;
+}
+
+size_t tombstone_buckets(void)
+{
+    return nbuckets;
 }
 
 uint64_t tombstone_get(const char *key, size_t nkey)

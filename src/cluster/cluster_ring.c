@@ -25,6 +25,8 @@ static int input_cmp(const struct cluster_ring_input *a,
     return a->weight < b->weight ? -1 : a->weight > b->weight;
 }
 
+static uint64_t built;            /* rings built so far */
+
 struct entry {
     struct cluster_ring_input in;
     uint32_t member;              /* index in the view's members[] */
@@ -63,6 +65,7 @@ static struct cluster_ring *build(const struct cluster_ring_input *in,
         goto fail;
     }
     r->refs = 1;
+    r->gen = ++built;             /* the gossip thread only */
     free(servers);
     return r;
 fail:

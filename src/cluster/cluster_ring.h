@@ -32,6 +32,10 @@ struct cluster_ring_input {
 
 struct cluster_ring {
     unsigned refs;                /* atomic */
+    /* One more for every ring built (every change of the ring's
+     * members): a reader that sees it grow by more than one between two
+     * looks missed a ring that writers may have used (rebalance.c). */
+    uint64_t gen;
     size_t n;
     struct cluster_ring_input *inputs;  /* sorted; ring server i = inputs[i] */
     struct ring *ring;

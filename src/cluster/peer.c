@@ -28,6 +28,7 @@
 #include "cache/item.h"
 #include "cluster/cluster.h"
 #include "cluster/peer_auth.h"
+#include "cluster/peer_internal.h"
 #include "cluster/peer_stats.h"
 #include "cluster/replica.h"
 #include "net/worker.h"
@@ -35,37 +36,9 @@
 #include "util/log.h"
 
 #define LINK_READ_CHUNK 65536
-#define LINK_ADDR_MAX PEER_ADDR_MAX
-
-/* What a read needs to go to the next owner (peer_request.key). */
-struct retry {
-    uint32_t tried[REPLICA_MAX];  /* owners asked (hashes of addresses) */
-    unsigned ntried;
-    bool binary;
-    uint8_t kind, opcode;
-    uint8_t nkey;
-    char key[KEY_MAX_LENGTH];
-    size_t n;
-    char bytes[];                 /* the request as sent */
-};
-
-struct peer_req {
-    struct conn_ref *ref;         /* NULL: nobody waits (see hello) */
-    struct retry *retry;          /* a read that may fail over, or NULL */
-    bool hello;                   /* the handshake */
-    uint64_t hole;
-    uint64_t deadline_ms;
-    uint64_t sent_us;
-    const char *fail;             /* the reply if the owner cannot answer */
-    uint32_t fail_len;
-    bool fail_owned;              /* fail is this request's heap copy */
-    uint8_t kind;                 /* enum peer_reply_kind */
-    uint8_t opcode;               /* binary: the client's opcode */
-    bool drop;
-};
 
 struct link {
-    char addr[LINK_ADDR_MAX];
+    char addr[PEER_ADDR_MAX];
     bool binary;                  /* a binary link (see peer.h) */
     int fd;                       /* -1: not connected */
     bool connecting;
@@ -173,18 +146,23 @@ static struct peer_req fifo_pop(struct link *l)
 
 /* ---- answering the clients ------------------------------------------ */
 
-/* Hands a reply to the connection waiting for it, if it still is. */
+/* Hands a reply (or, failed, what the client gets instead) to the
+ * connection waiting for it, if it still is. */
 static void deliver(struct peer_link_stats *ps, struct peer_req *r,
-                    const char *s, size_t n)
+                    const char *s, size_t n, bool failed)
 {
     if (r->hello) {
         return;                   /* the handshake's OK */
     }
     __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
     if (r->ref == NULL) {
-        /* peer_send: nobody waits; a failure is only counted. */
-        if (s == r->fail) {
+        /* peer_send: no client waits; a failure is counted. */
+        if (failed) {
             count(&peer_totals.send_failed);
+        }
+        if (r->done != NULL) {
+            r->done(r->done_arg, !failed, failed ? NULL : s,
+                    failed ? 0 : n);
         }
         return;
     }
@@ -198,8 +176,6 @@ static void deliver(struct peer_link_stats *ps, struct peer_req *r,
     free(r->retry);
 }
 
-static bool failover(struct peer_req *r);
-
 /* What a client of an unreachable owner gets: the next owner's answer
  * for a read that can fail over, else what the router chose (a miss for
  * a read, as a memcached client has for a dead server, an error for
@@ -209,12 +185,12 @@ static void fail_one(struct peer_link_stats *ps, struct peer_req *r)
     if (r->retry != NULL && r->ref != NULL && r->ref->c != NULL &&
         my_pool != NULL && !my_pool->closing) {
         __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
-        if (failover(r)) {
+        if (peer_failover(r)) {
             return;               /* r now waits on another link */
         }
         __atomic_add_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
     }
-    deliver(ps, r, r->fail, r->fail_len);
+    deliver(ps, r, r->fail, r->fail_len, true);
 }
 
 static void link_arm(struct link *l);
@@ -389,7 +365,7 @@ static bool link_replies(struct link *l)
         count(&l->pc->s.answered);
         __atomic_add_fetch(&l->pc->s.latency_us, now_us() - done.sent_us,
                            __ATOMIC_RELAXED);
-        deliver(&l->pc->s, &done, l->in + off, relay);
+        deliver(&l->pc->s, &done, l->in + off, relay, false);
         off += rep.len;
     }
     if (l->count == 0 && off < l->in_len) {
@@ -493,7 +469,7 @@ static void link_arm(struct link *l)
 
 static bool link_connect(struct link *l)
 {
-    char host[LINK_ADDR_MAX];
+    char host[PEER_ADDR_MAX];
     int port = 0, one = 1, fd;
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -564,7 +540,7 @@ static struct link *link_of(struct pool *p, const char *addr, bool binary)
             return p->links[i];
         }
     }
-    if (strlen(addr) >= LINK_ADDR_MAX) {
+    if (strlen(addr) >= PEER_ADDR_MAX) {
         return NULL;
     }
     if (p->n == p->cap) {
@@ -613,10 +589,8 @@ static struct pool *pool_of(struct worker *w)
     return my_pool;
 }
 
-/* Queues q on the link to q->addr for r (ref, hole and fail filled in by
- * the caller, who still owns them on false). */
-static bool enqueue(struct worker *w, const struct peer_request *q,
-                    struct peer_req *r)
+bool peer_enqueue(struct worker *w, const struct peer_request *q,
+                  struct peer_req *r)
 {
     struct pool *p = pool_of(w);
     struct link *l = p != NULL ? link_of(p, q->addr, q->binary) : NULL;
@@ -658,94 +632,6 @@ static bool enqueue(struct worker *w, const struct peer_request *q,
     return true;
 }
 
-static uint32_t addr_hash(const char *addr)
-{
-    uint32_t h = 2166136261u;     /* FNV-1a */
-
-    for (; *addr != '\0'; addr++) {
-        h = (h ^ (uint8_t)*addr) * 16777619u;
-    }
-    return h;
-}
-
-/* The first owner of t's key, in ring order, not tried yet: its client
- * address into next (this node's own included: its link is served like
- * any peer's). Taken from the view of now, so an owner that has just
- * taken a dead one's place is asked too. False when none is left. */
-static bool next_owner(struct retry *t, char *next)
-{
-    const struct cluster_member *own[REPLICA_MAX];
-    size_t n, i, j;
-    bool found = false;
-
-    if (t->ntried >= replica_count() || t->ntried >= REPLICA_MAX) {
-        return false;
-    }
-    rcu_read_lock();
-    n = cluster_owners(cluster_view(), t->key, t->nkey, replica_count(),
-                       own);
-    for (i = 0; i < n && !found; i++) {
-        uint32_t h = addr_hash(own[i]->client_addr);
-
-        for (j = 0; j < t->ntried && t->tried[j] != h; j++) {
-        }
-        if (j == t->ntried) {
-            snprintf(next, LINK_ADDR_MAX, "%s", own[i]->client_addr);
-            t->tried[t->ntried++] = h;
-            found = true;
-        }
-    }
-    rcu_read_unlock_annotated();
-    return found;
-}
-
-/* Sends r (its ref, hole and fail kept) to the next owner that takes it. */
-static bool failover(struct peer_req *r)
-{
-    char next[LINK_ADDR_MAX];
-    struct retry *t = r->retry;
-
-    while (next_owner(t, next)) {
-        struct peer_request q = { 0 };
-
-        q.addr = next;
-        q.binary = t->binary;
-        q.req = t->bytes;
-        q.n = t->n;
-        q.kind = (enum peer_reply_kind)t->kind;
-        q.opcode = t->opcode;
-        q.drop = r->drop;
-        count(&peer_totals.failovers);
-        if (enqueue(conn_worker(r->ref->c), &q, r)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static struct retry *retry_of(const struct peer_request *q)
-{
-    struct retry *t;
-
-    if (q->key == NULL || q->nkey > KEY_MAX_LENGTH || q->vlen > 0 ||
-        replica_count() < 2) {
-        return NULL;
-    }
-    t = malloc(sizeof(*t) + q->n);
-    if (t != NULL) {
-        t->tried[0] = addr_hash(q->addr);
-        t->ntried = 1;
-        t->binary = q->binary;
-        t->kind = (uint8_t)q->kind;
-        t->opcode = q->opcode;
-        t->nkey = (uint8_t)q->nkey;
-        memcpy(t->key, q->key, q->nkey);
-        t->n = q->n;
-        memcpy(t->bytes, q->req, q->n);
-    }
-    return t;
-}
-
 bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
 {
     struct peer_req r;
@@ -765,10 +651,10 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
     }
     r.ref = conn_ref_get(c);
     r.hole = hole;
-    r.retry = retry_of(q);
+    r.retry = peer_retry_of(q);
     if (r.ref != NULL &&
-        (enqueue(conn_worker(c), q, &r) ||
-         (r.retry != NULL && failover(&r)))) {
+        (peer_enqueue(conn_worker(c), q, &r) ||
+         (r.retry != NULL && peer_failover(&r)))) {
         return true;
     }
     if (r.ref != NULL) {
@@ -783,12 +669,13 @@ bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *q)
 
 bool peer_send(const struct peer_request *q)
 {
-    static const char failed[] = "";
     struct peer_req r;
 
     memset(&r, 0, sizeof(r));
-    r.fail = failed;              /* deliver() tells a failure by this */
-    if (!enqueue(worker_self(), q, &r)) {
+    r.fail = "";
+    r.done = q->done;
+    r.done_arg = q->arg;
+    if (!peer_enqueue(worker_self(), q, &r)) {
         count(&peer_totals.send_failed);
         return false;
     }

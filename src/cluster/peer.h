@@ -71,6 +71,11 @@ struct peer_request {
      * left. */
     const char *key;              /* NULL: no failover */
     size_t nkey;
+    /* peer_send only: called on the sending thread with the owner's
+     * reply (ok) or, when the link failed or timed out, with ok false
+     * and no reply. NULL: the answer is dropped. */
+    void (*done)(void *arg, bool ok, const char *reply, size_t n);
+    void *arg;
 };
 
 /* Sends r on c's worker's link to r->addr (or, with r->key, to the
@@ -81,10 +86,11 @@ struct peer_request {
 bool peer_forward(struct conn *c, uint64_t hole, const struct peer_request *r);
 
 /* Sends q (its reply framed as q->kind) on the calling worker's link to
- * q->addr with nobody waiting for the answer: replication (replica.h).
- * False when it could not be queued. A worker thread only. A request
- * that fails later (the link fails or times out) is counted in
- * send_failed, as one that could not be queued is. */
+ * q->addr with no client waiting for the answer: replication
+ * (replica.h) and rebalance (rebalance.h), which may ask for q->done.
+ * False when it could not be queued (done is not called then). A worker
+ * thread only. A request that fails later (the link fails or times out)
+ * is counted in send_failed, as one that could not be queued is. */
 bool peer_send(const struct peer_request *q);
 
 /* Frees the calling worker's pool (thread exit). */

@@ -16,8 +16,6 @@
 #include "cluster/router.h"
 #include "util/hlc.h"
 
-#define REPLICA_LINE_MAX (KEY_MAX_LENGTH + 96)
-
 static unsigned replicas = 1;
 static struct replica_stats totals;   /* relaxed atomics */
 
@@ -63,29 +61,48 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
     }
 }
 
-static void send_item(char addrs[][ROUTER_ADDR_MAX], size_t k,
-                      const struct item *it)
+size_t replica_set_line(const struct item *it, char *line, size_t cap)
 {
-    char line[REPLICA_LINE_MAX];
     rel_time_t exp = item_exptime(it), now = clock_now();
     uint64_t ttl = exp == 0 ? 0 : exp > now ? exp - now : 1;
     bool stale = (item_flags_load(it) & ITEM_STALE) != 0;
-    char *value;
-    int n;
+    int n = snprintf(line, cap, "rc_set %.*s %u %" PRIu64 " %u %" PRIu64
+                     "%s\r\n", (int)it->nkey, item_key(it),
+                     item_cflags(it), ttl, (unsigned)it->nbytes,
+                     cache_item_version(it), stale ? " S" : "");
 
-    n = snprintf(line, sizeof(line), "rc_set %.*s %u %" PRIu64 " %u %"
-                 PRIu64 "%s\r\n", (int)it->nkey, item_key(it),
-                 item_cflags(it), ttl, (unsigned)it->nbytes,
-                 cache_item_version(it), stale ? " S" : "");
-    value = malloc((size_t)it->nbytes + 2);
-    if (value == NULL || n <= 0 || (size_t)n >= sizeof(line)) {
-        free(value);
-        return;
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+size_t replica_value(const struct item *it, char **buf, size_t *cap)
+{
+    size_t need = (size_t)it->nbytes + 2;
+
+    if (need > *cap) {
+        char *grown = realloc(*buf, need);
+
+        if (grown == NULL) {
+            return 0;
+        }
+        *buf = grown;
+        *cap = need;
     }
-    item_copy_out(it, 0, value, it->nbytes);
-    memcpy(value + it->nbytes, "\r\n", 2);
-    send_all(addrs, k, line, (size_t)n, value, (size_t)it->nbytes + 2);
-    __atomic_add_fetch(&totals.sets_sent, k, __ATOMIC_RELAXED);
+    item_copy_out(it, 0, *buf, it->nbytes);
+    memcpy(*buf + it->nbytes, "\r\n", 2);
+    return need;
+}
+
+static void send_item(char addrs[][ROUTER_ADDR_MAX], size_t k,
+                      const struct item *it)
+{
+    char line[REPLICA_LINE_MAX], *value = NULL;
+    size_t cap = 0, n = replica_set_line(it, line, sizeof(line));
+    size_t vlen = n > 0 ? replica_value(it, &value, &cap) : 0;
+
+    if (vlen > 0) {
+        send_all(addrs, k, line, n, value, vlen);
+        __atomic_add_fetch(&totals.sets_sent, k, __ATOMIC_RELAXED);
+    }
     free(value);
 }
 

@@ -41,6 +41,16 @@ extern "C" {
 #endif
 
 #define REPLICA_MAX 8
+#define REPLICA_LINE_MAX (250 + 96)      /* rc_set's line, key included */
+
+struct item;
+
+/* rc_set's line for it into line (cap bytes): its length, 0 if it does
+ * not fit. */
+size_t replica_set_line(const struct item *it, char *line, size_t cap);
+/* it's value and its "\r\n" into *buf, grown (realloc) as needed: the
+ * length, 0 when out of memory. */
+size_t replica_value(const struct item *it, char **buf, size_t *cap);
 
 /* Before the workers start; with replicas > 1 installs the change hook. */
 void replica_setup(unsigned replicas);

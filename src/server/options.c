@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cache/tombstone.h"
+#include "cluster/rebalance.h"
 #include "cluster/replica.h"
 #include "util/numparse.h"
 
@@ -47,6 +48,8 @@ void options_defaults(struct settings *s)
     s->replicas = 1;
     s->tombstones = TOMBSTONE_DEFAULT_SLOTS;
     s->tombstone_ttl = TOMBSTONE_DEFAULT_TTL;
+    s->rebalance_rate = REBALANCE_DEFAULT_RATE;
+    s->leave_timeout = 30;
 }
 
 static void usage(void)
@@ -129,9 +132,16 @@ static void usage(void)
            "                          clockwise, 1 to 8 (1)\n"
            "--tombstones=<n>          deleted keys remembered, so older "
            "copies stay\n"
-           "                          deleted (262144, 24 bytes each)\n"
+           "                          deleted (262144, 40 bytes each and "
+           "the key)\n"
            "--tombstone-ttl=<s>       how long a delete is remembered "
            "(3600)\n"
+           "--rebalance-rate=<KiB/s>  how fast keys move to new owners "
+           "after a\n"
+           "                          ring change; 0: no limit (32768)\n"
+           "--leave-timeout=<s>       on SIGTERM, hand keys to their new "
+           "owners for\n"
+           "                          at most this long (30)\n"
            "--cluster-name=<name>     nodes of other clusters are ignored\n"
            "--cluster-key-file=<file> AES-256 keys, 64 hex digits a line, "
            "first primary:\n"
@@ -246,7 +256,8 @@ enum {                            /* long options without a letter */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
     OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT, OPT_PEER_TIMEOUT,
-    OPT_REPLICAS, OPT_TOMBSTONES, OPT_TOMBSTONE_TTL,
+    OPT_REPLICAS, OPT_TOMBSTONES, OPT_TOMBSTONE_TTL, OPT_LEAVE_TIMEOUT,
+    OPT_REBALANCE_RATE,           /* the last: may be 0 */
 };
 
 static const struct option long_opts[] = {
@@ -298,6 +309,8 @@ static const struct option long_opts[] = {
     { "replicas", required_argument, NULL, OPT_REPLICAS },
     { "tombstones", required_argument, NULL, OPT_TOMBSTONES },
     { "tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL },
+    { "rebalance-rate", required_argument, NULL, OPT_REBALANCE_RATE },
+    { "leave-timeout", required_argument, NULL, OPT_LEAVE_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -321,7 +334,7 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     uint32_t n = 0;
 
     if (c >= OPT_PROBE_INTERVAL || c == OPT_GOSSIP_PORT) {
-        if (!num_parse_u32(arg, &n) || n == 0 ||
+        if (!num_parse_u32(arg, &n) || (n == 0 && c != OPT_REBALANCE_RATE) ||
             (c == OPT_GOSSIP_PORT && n > 65535)) {
             fprintf(stderr, "Invalid value for --%s: %s\n",
                     long_name(c), arg);
@@ -367,6 +380,8 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_REPLICAS: s->replicas = n; break;
     case OPT_TOMBSTONES: s->tombstones = n; break;
     case OPT_TOMBSTONE_TTL: s->tombstone_ttl = n; break;
+    case OPT_REBALANCE_RATE: s->rebalance_rate = n; break;
+    case OPT_LEAVE_TIMEOUT: s->leave_timeout = n; break;
     case OPT_ROUTE:
         if (strcmp(arg, "proxy") == 0 || strcmp(arg, "local") == 0) {
             s->route_proxy = strcmp(arg, "proxy") == 0;

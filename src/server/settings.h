@@ -53,6 +53,8 @@ struct settings {
     unsigned replicas;            /* --replicas, default 1 */
     unsigned tombstones;          /* --tombstones: slots */
     unsigned tombstone_ttl;       /* --tombstone-ttl, seconds */
+    unsigned rebalance_rate;      /* --rebalance-rate, KiB/s, 0: no limit */
+    unsigned leave_timeout;       /* --leave-timeout, seconds */
 };
 
 #ifdef __cplusplus

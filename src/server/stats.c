@@ -20,6 +20,7 @@
 #include "cache/tombstone.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "cluster/rebalance.h"
 #include "cluster/replica.h"
 #include "cluster/router.h"
 #include "net/conn.h"
@@ -340,6 +341,26 @@ static void replica_stats(struct stats_sink *c)
     stat_u64(c, "tombstones_dropped", ts.dropped);
 }
 
+/* Rebalance passes (cluster/rebalance.h); to_move, rate and eta are
+ * estimates from the current pass's progress. */
+static void rebalance_stats(struct stats_sink *c)
+{
+    struct rebalance_stats r;
+
+    rebalance_stats_get(&r);
+    stat_u64(c, "rebalance_passes", r.passes);
+    stat_u64(c, "rebalance_running", r.running);
+    stat_u64(c, "rebalance_progress_pct", r.progress_pct);
+    stat_u64(c, "rebalance_keys_moved", r.keys_moved);
+    stat_u64(c, "rebalance_deletes_moved", r.deletes_moved);
+    stat_u64(c, "rebalance_bytes_sent", r.bytes_moved);
+    stat_u64(c, "rebalance_failed", r.failed);
+    stat_u64(c, "rebalance_keys_to_move", r.keys_to_move);
+    stat_u64(c, "rebalance_bytes_to_move", r.bytes_to_move);
+    stat_u64(c, "rebalance_rate", r.rate);
+    stat_u64(c, "rebalance_eta", r.eta_s);
+}
+
 /* `stats cluster`: membership counts and the gossip layer's counters, as
  * of the last view the gossip thread published (at most a second old). */
 static void cluster_group(struct stats_sink *c)
@@ -382,6 +403,7 @@ static void cluster_group(struct stats_sink *c)
     stat_u64(c, "awareness", st.awareness);
     routing_stats(c);
     replica_stats(c);
+    rebalance_stats(c);
 }
 
 int stats_emit_group(struct stats_sink *sink, const char *group)

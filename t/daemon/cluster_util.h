@@ -88,13 +88,14 @@ inline std::string owner_of(int port, const std::string& key) {
 }
 
 // n daemons named prefix0..; node i > 0 joins through node 0. args(i)
-// adds each node's own options.
+// adds each node's own options. The first `now` (default: all) start at
+// once; start(i) starts (or restarts) node i later.
 class Nodes {
  public:
-  Nodes(int n, std::string prefix, std::function<std::vector<std::string>(int)> args)
+  Nodes(int n, std::string prefix, std::function<std::vector<std::string>(int)> args, int now = -1)
       : prefix_(std::move(prefix)), args_(std::move(args)), gossip_(n), d_(n) {
     for (int i = 0; i < n; i++) gossip_[i] = rc_test::find_free_port();
-    for (int i = 0; i < n; i++) start(i);
+    for (int i = 0; i < (now < 0 ? n : now); i++) start(i);
   }
   void start(int i) {
     std::vector<std::string> a = {"--node-name", prefix_ + std::to_string(i), "--gossip-port",
