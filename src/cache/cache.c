@@ -1,6 +1,7 @@
 /*
  * cache: storage semantics over the lock-free table (see cache.h).
- * Allocation under memory pressure is cache_alloc.c's, read-modify-write
+ * Allocation under memory pressure is cache_alloc.c's, the retired items'
+ * wait for a grace period cache_limbo.c's, read-modify-write
  * commands cache_rmw.c's, copies from other nodes cache_version.c's.
  *
  * Invariants:
@@ -40,17 +41,7 @@
 #include "util/tally.h"
 
 
-struct limbo {
-    struct rcu_head head;
-    unsigned n;
-    struct item *items[CACHE_LIMBO_CAP];
-};
-
 int tsan_grace_token;             /* see util/tsan.h */
-/* For TSan only: "every call_rcu callback so far has run". limbo_release
- * releases it when done, and whoever returns from rcu_barrier() acquires
- * it; liburcu's own wait is invisible to TSan (util/tsan.h). */
-int tsan_barrier_token;
 struct cache_options cache_opts;
 static uint64_t next_seq = 1;     /* atomic: next sequence/CAS number
                                    * (without cache_opts.versions) */
@@ -61,7 +52,6 @@ static uint64_t flush_count;      /* atomic: flush_all calls so far */
 
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
-static __thread struct limbo *self_limbo;
 static void (*change_hook)(const char *key, size_t nkey);
 
 #define CACHE_COUNTERS (sizeof(struct cache_stats) / sizeof(uint64_t))
@@ -102,24 +92,6 @@ bool cache_uses_cas(void)
     return cache_opts.use_cas;
 }
 
-/* See cache_internal.h. */
-size_t cache_limbo_take(struct item **out)
-{
-    struct limbo *l = self_limbo;
-    size_t n = l->n, i;
-
-    for (i = 0; i < n; i++) {
-        out[i] = l->items[i];
-    }
-    l->n = 0;
-    return n;
-}
-
-bool cache_limbo_empty(void)
-{
-    return self_limbo->n == 0;
-}
-
 uint64_t cache_flush_count(void)
 {
     return __atomic_load_n(&flush_count, __ATOMIC_ACQUIRE);
@@ -138,43 +110,16 @@ void cache_thread_init(void)
 {
     rcu_register_thread();
     self_stats = (struct cache_stats *)tally_register(&counters);
-    self_limbo = calloc(1, sizeof(*self_limbo));
+    cache_limbo_thread_init();
 }
 
 void cache_thread_fini(void)
 {
     cache_quiesce();
-    free(self_limbo);
-    self_limbo = NULL;
+    cache_limbo_thread_fini();
     tally_unregister(&counters, (uint64_t *)self_stats);
     self_stats = NULL;
     rcu_unregister_thread();
-}
-
-static void limbo_release(struct rcu_head *head)
-{
-    struct limbo *l = caa_container_of(head, struct limbo, head);
-    unsigned i;
-
-    TSAN_ACQUIRE(&tsan_grace_token); /* a grace period has passed */
-    TSAN_ACQUIRE(l);                 /* handed over by call_rcu */
-    for (i = 0; i < l->n; i++) {
-        item_put(l->items[i]);
-    }
-    free(l);
-    TSAN_RELEASE(&tsan_barrier_token); /* done: rcu_barrier waits for us */
-}
-
-void cache_quiesce(void)
-{
-    struct limbo *l = self_limbo;
-
-    if (l->n == 0) {
-        return;
-    }
-    self_limbo = calloc(1, sizeof(*self_limbo));
-    TSAN_RELEASE(l);
-    call_rcu(&l->head, limbo_release);
 }
 
 size_t cache_item_bytes(const struct item *it)
@@ -225,22 +170,12 @@ void cache_retire(struct item *it, bool evicted, bool expired)
     }
 }
 
-/* Hands this thread's reference to it to the limbo: dropped after a grace
- * period. Never inside a read-side section (cache_quiesce may run). */
-static void limbo_push(struct item *it)
-{
-    self_limbo->items[self_limbo->n++] = it;
-    if (self_limbo->n == CACHE_LIMBO_CAP) {
-        cache_quiesce();
-    }
-}
-
 /* it was removed from the table by this thread: account and retire it. */
 static void unlinked(struct item *it)
 {
     __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
     cache_retire(it, false, false);
-    limbo_push(it);
+    cache_limbo_push(it);
 }
 
 static void flush_promote(rel_time_t now);
@@ -329,7 +264,7 @@ static void undo_link(struct item *it)
 static void abandon_link(struct item *it)
 {
     __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED, __ATOMIC_RELEASE);
-    limbo_push(it);
+    cache_limbo_push(it);
 }
 
 static void want_crawl(enum cache_crawl_reason why)
@@ -375,10 +310,7 @@ static void unlink_dead(struct item *it)
         __atomic_and_fetch(&it->iflags, (uint8_t)~ITEM_LINKED,
                            __ATOMIC_RELEASE);
         cache_retire(it, false, true);
-        self_limbo->items[self_limbo->n++] = it;
-        if (self_limbo->n == CACHE_LIMBO_CAP) {
-            cache_quiesce();
-        }
+        cache_limbo_push(it);
     }
 }
 

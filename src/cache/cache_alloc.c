@@ -41,7 +41,9 @@ static struct starve starved[SLAB_MAX_CLASSES]; /* under starve_lock */
  *
  * This thread's own retired items come first: they are already garbage and
  * only wait for a grace period, so a burst of overwrites must reuse them
- * rather than evict live items. Then the class's clock hand, in batches
+ * rather than evict live items (cache_alloc waits for the batches already
+ * handed to call_rcu before it calls this again). Then the class's clock
+ * hand, in batches
  * sized to the class (32 victims of a 512 KiB class would empty a small
  * cache), each batch paying for one synchronize_rcu. A round that finds
  * nothing waits for nothing: see cache_alloc.
@@ -151,6 +153,7 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
     size_t need = item_chunks_needed(nkey, cflags, nbytes);
     struct starve snap;
     int rounds = 0, idle = 0;
+    bool waited = false;
 
     *out = NULL;
     if (mc_total > cache_opts.item_size_max || cls == 0) {
@@ -172,6 +175,21 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
      * in use), or with -M after a few (each crawls only part of memory). */
     while (rounds++ < ALLOC_MAX_ROUNDS &&
            idle < (cache_opts.evict ? 1 : ALLOC_IDLE_ROUNDS)) {
+        /* Garbage on its way back beats a live victim: once this
+         * thread's own retired items are used up, wait for the batches
+         * already handed to call_rcu if they hold enough of this class
+         * (a burst of overwrites on a loaded machine, where the call_rcu
+         * thread lags, would otherwise evict live keys). */
+        if (!waited && cache_limbo_empty() &&
+            cache_retired_chunks(cls) >= need) {
+            waited = true;
+            if (wait_for_retired()) {
+                *out = item_alloc(key, nkey, cflags, exptime, nbytes);
+                if (*out != NULL) {
+                    return CACHE_OK;
+                }
+            }
+        }
         idle = reclaim(cls, need) == 0 ? idle + 1 : 0;
         *out = item_alloc(key, nkey, cflags, exptime, nbytes);
         if (*out != NULL) {

@@ -27,11 +27,23 @@ extern struct cache_options cache_opts;
 /* "Every call_rcu callback so far has run", for TSan (cache.c). */
 extern int tsan_barrier_token;
 
+/* cache_limbo.c: this thread's limbo, made and freed with the thread's
+ * cache state. */
+void cache_limbo_thread_init(void);
+void cache_limbo_thread_fini(void);
+/* Hands this thread's reference to it (an item that left the table) to
+ * the limbo: dropped after a grace period. Never inside a read-side
+ * section (a full limbo goes to call_rcu at once). */
+void cache_limbo_push(struct item *it);
 /* For cache_alloc.c: moves this thread's retired items (at most
  * CACHE_LIMBO_CAP) into out, to be freed after a grace period the caller
  * waits for; how many. */
 size_t cache_limbo_take(struct item **out);
 bool cache_limbo_empty(void);
+/* Chunks of class cls that retired items handed to call_rcu (by any
+ * thread) will give back once their grace period ends; a hint, read
+ * without ordering. */
+size_t cache_retired_chunks(unsigned cls);
 /* flush_all calls so far (memory may have come back). */
 uint64_t cache_flush_count(void);
 /* Counts a store refused at once (fast_fail) or a wait for every pending

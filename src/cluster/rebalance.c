@@ -501,6 +501,32 @@ static void start_leave(const struct cluster_view *v)
     start_pass();
 }
 
+/* The first ring this timer sees. If the node has stored anything, it
+ * did so under rings seen before the timer's first tick (a node joins
+ * and takes writes within milliseconds, quicker than TICK_IDLE_MS), and
+ * nothing says who missed what: every holder sends to every owner, as
+ * after an unseen ring. An empty node has nothing to move. */
+static void first_ring(const struct cluster_view *v)
+{
+    struct cache_stats cs;
+    struct tombstone_stats ts;
+
+    if (snap_take(&rb.hist[0], v, false) != 0) {
+        return;
+    }
+    rb.nhist = 1;
+    cache_stats_sum(&cs);
+    tombstone_stats(&ts);
+    if (cs.total_items == 0 && ts.recorded == 0) {
+        return;
+    }
+    if (snap_take(&rb.cur, v, false) == 0) {
+        rb.overflow = true;
+        rb.retry_ms = 0;
+        start_pass();
+    }
+}
+
 /* Looks at the view: a ring other than the one the node is settled on
  * or working toward (re)starts a pass; a failed pass is repeated. */
 static void watch_view(void)
@@ -520,8 +546,7 @@ static void watch_view(void)
                                                         : &rb.hist[0];
 
         if (rb.nhist == 0) {
-            /* The first ring: nothing to move. */
-            rb.nhist = snap_take(&rb.hist[0], v, false) == 0 ? 1 : 0;
+            first_ring(v);
         } else if (v->ring->gen != target->gen) {
             if (v->ring->gen > target->gen + 1) {
                 rb.overflow = true;   /* a ring came and went unseen */

@@ -203,6 +203,47 @@ TEST(CachePressure, FullNoEvictCacheWaitsForGracePeriodsOncePerChange)
     });
 }
 
+/* ---- a full evicting cache: garbage before live victims -------------- */
+
+/* A thread that overwrites a key in a full cache and has already handed
+ * the old copies to call_rcu (its periodic cache_quiesce) must get that
+ * memory back, not evict a live key: on a loaded machine the call_rcu
+ * thread can lag the store by milliseconds. Here every overwrite comes
+ * right after the hand-over, before that thread could have run. */
+TEST(CachePressure, OverwritesReuseRetiredMemoryBeforeEvictingLiveKeys)
+{
+    isolate::run([] {
+        SetupCache(true);
+        std::string value(100, 'v');
+        int n = 0;
+
+        /* Fill until the first eviction: memory is all in use. */
+        while (Stats().evictions == 0 && n < 100000) {
+            ASSERT_EQ(Set("key" + std::to_string(n++), value), CACHE_STORED);
+        }
+        ASSERT_GT(n, 1000);
+        std::string hot = "key" + std::to_string(n - 1);
+        uint64_t evicted = Stats().evictions;
+        std::vector<std::string> live;
+        for (int i = 0; i < n; i++) {
+            if (Has("key" + std::to_string(i))) {
+                live.push_back("key" + std::to_string(i));
+            }
+        }
+        for (int j = 0; j < 200; j++) {
+            value[j % value.size()] = (char)('a' + j % 26);
+            ASSERT_EQ(Set(hot, value), CACHE_STORED) << j;
+            cache_quiesce();      /* the old copy goes to call_rcu */
+        }
+        EXPECT_EQ(Stats().evictions, evicted) << "an overwrite evicted a live key";
+        int lost = 0;
+        for (const std::string &k : live) {
+            lost += !Has(k);
+        }
+        EXPECT_EQ(lost, 0);
+    });
+}
+
 TEST(CachePressure, EveryItemPinnedFailsFastAndRecoversWhenUnpinned)
 {
     isolate::run([] {
