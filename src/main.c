@@ -273,7 +273,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "cannot allocate %u tombstones\n", s.tombstones);
             return 1;
         }
-        replica_setup(s.replicas);
+        replica_setup(s.replicas, s.write_acks);
         rebalance_setup(s.rebalance_rate);
     }
     {

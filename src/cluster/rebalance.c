@@ -304,27 +304,12 @@ static size_t plan(const char *key, size_t nkey, size_t *to)
 
 /* ---- sending -------------------------------------------------------- */
 
-static bool definite(const char *s, size_t n)
-{
-    static const char *const ok[] = { "STORED\r\n", "EXISTS\r\n",
-                                      "NOT_STORED\r\n", "DELETED\r\n",
-                                      "NOT_FOUND\r\n" };
-    size_t i;
-
-    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        if (n == strlen(ok[i]) && memcmp(s, ok[i], n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void on_done(void *arg, bool ok, const char *reply, size_t n)
 {
     struct move *m = arg;
 
     rb.inflight -= m->bytes < rb.inflight ? m->bytes : rb.inflight;
-    if (ok && definite(reply, n)) {
+    if (ok && replica_reply_definite(reply, n)) {
         if (n == 8 && memcmp(reply, "STORED\r\n", 8) == 0) {
             add(&totals.keys_moved, 1);
         } else if (n == 9 && memcmp(reply, "DELETED\r\n", 9) == 0) {

@@ -14,9 +14,11 @@
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
 #include "cluster/router.h"
+#include "net/conn.h"
 #include "util/hlc.h"
 
 static unsigned replicas = 1;
+static unsigned write_acks = 1;
 static struct replica_stats totals;   /* relaxed atomics */
 
 static void count(uint64_t *c)
@@ -42,10 +44,88 @@ static size_t other_owners(const char *key, size_t nkey,
     return k;
 }
 
+bool replica_reply_definite(const char *s, size_t n)
+{
+    static const char *const ok[] = { "STORED\r\n", "EXISTS\r\n",
+                                      "NOT_STORED\r\n", "DELETED\r\n",
+                                      "NOT_FOUND\r\n" };
+    size_t i;
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (n == strlen(ok[i]) && memcmp(s, ok[i], n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * --write-acks: one write's copies in flight, and the client's reply held
+ * (conn_hold) until need of them are acknowledged. Any definite answer is
+ * an acknowledgement: the owner holds this version or a newer one
+ * (EXISTS: it had newer; NOT_STORED: a newer delete). The reply is
+ * released as soon as need have answered, and failed once too few can.
+ */
+struct acks {
+    struct conn_hold *hold;
+    unsigned need, got, left;
+    bool released;
+};
+
+static void ack_settle(struct acks *a)
+{
+    if (!a->released && a->got >= a->need) {
+        a->released = true;
+        conn_hold_release(a->hold, true);
+    } else if (!a->released && a->got + a->left < a->need) {
+        a->released = true;
+        count(&totals.acks_failed);
+        conn_hold_release(a->hold, false);
+    }
+    if (a->left == 0) {
+        free(a);
+    }
+}
+
+static void on_ack(void *arg, bool ok, const char *reply, size_t n)
+{
+    struct acks *a = arg;
+
+    a->left--;
+    if (ok && replica_reply_definite(reply, n)) {
+        a->got++;
+    }
+    ack_settle(a);
+}
+
+/* Holds the running request's reply if --write-acks asks for more than
+ * this node's copy; NULL when it need not (or cannot) wait. */
+static struct acks *acks_begin(size_t k)
+{
+    struct acks *a;
+
+    if (write_acks <= 1) {
+        return NULL;
+    }
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return NULL;
+    }
+    a->hold = conn_hold_current();
+    if (a->hold == NULL) {
+        free(a);
+        return NULL;
+    }
+    a->need = write_acks - 1;     /* this node's copy is the first */
+    a->left = (unsigned)k + 1;    /* + the sending itself, below */
+    return a;
+}
+
 static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
                      const char *line, size_t n, const char *value,
                      size_t vlen)
 {
+    struct acks *a = acks_begin(k);
     size_t i;
 
     for (i = 0; i < k; i++) {
@@ -57,7 +137,17 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
         r.value = value;
         r.vlen = vlen;
         r.kind = PEER_REPLY_LINE;
-        peer_send(&r);
+        if (a != NULL) {
+            r.done = on_ack;
+            r.arg = a;
+        }
+        if (!peer_send(&r) && a != NULL) {
+            a->left--;            /* done is not called: failed now */
+        }
+    }
+    if (a != NULL) {
+        a->left--;                /* every send has been tried */
+        ack_settle(a);
     }
 }
 
@@ -113,7 +203,11 @@ static void on_change(const char *key, size_t nkey)
     struct item *it;
     size_t k;
 
-    if (!cluster_enabled() || (k = other_owners(key, nkey, addrs)) == 0) {
+    if (!cluster_enabled()) {
+        return;
+    }
+    k = other_owners(key, nkey, addrs);
+    if (k == 0 && write_acks <= 1) {
         return;
     }
     it = cache_peek(key, nkey);
@@ -136,9 +230,10 @@ static void on_change(const char *key, size_t nkey)
     }
 }
 
-void replica_setup(unsigned r)
+void replica_setup(unsigned r, unsigned acks)
 {
     replicas = r < 1 ? 1 : r > REPLICA_MAX ? REPLICA_MAX : r;
+    write_acks = acks < 1 ? 1 : acks > replicas ? replicas : acks;
     if (replicas > 1) {
         cache_set_change_hook(on_change);
     }
@@ -167,4 +262,6 @@ void replica_stats_get(struct replica_stats *out)
     out->applied = __atomic_load_n(&totals.applied, __ATOMIC_RELAXED);
     out->older = __atomic_load_n(&totals.older, __ATOMIC_RELAXED);
     out->deleted = __atomic_load_n(&totals.deleted, __ATOMIC_RELAXED);
+    out->acks_failed = __atomic_load_n(&totals.acks_failed,
+                                       __ATOMIC_RELAXED);
 }

@@ -20,11 +20,16 @@
  * seconds left (0: none), so the nodes' wall clocks do not shift expiry;
  * S marks a meta-invalidated (stale) item.
  *
- * The reply to the client does not wait for the other owners (the
- * default of one acknowledgement): a write the first owner acknowledged
- * and that the others missed, because the first owner died within about
- * a round trip, or an owner was unreachable, is not on them. Sends that
- * fail are counted (peer.h send_failed).
+ * By default the reply to the client does not wait for the other owners
+ * (one acknowledgement): a write the first owner acknowledged and that
+ * the others missed, because the first owner died within about a round
+ * trip, or an owner was unreachable, is not on them. Sends that fail are
+ * counted (peer.h send_failed). With --write-acks N the reply is held
+ * (net/conn.h conn_hold) until N-1 other owners have answered, and is
+ * "SERVER_ERROR replicas unavailable" if they cannot (too few owners
+ * alive, or their sends fail or time out): the write may then be on some
+ * owners, as with any failed write. UDP replies and quiet binary
+ * commands are not held.
  *
  * Worker threads: the hook runs on the thread that executed the write and
  * sends on that worker's own peer links (peer_send).
@@ -52,9 +57,14 @@ size_t replica_set_line(const struct item *it, char *line, size_t cap);
  * length, 0 when out of memory. */
 size_t replica_value(const struct item *it, char **buf, size_t *cap);
 
-/* Before the workers start; with replicas > 1 installs the change hook. */
-void replica_setup(unsigned replicas);
+/* Before the workers start; with replicas > 1 installs the change hook.
+ * write_acks (1..replicas): owners that must hold a write before its
+ * reply leaves. */
+void replica_setup(unsigned replicas, unsigned write_acks);
 unsigned replica_count(void);
+/* Whether an owner's answer to rc_set/rc_del says it holds that version
+ * or a newer state (STORED, EXISTS, NOT_STORED, DELETED, NOT_FOUND). */
+bool replica_reply_definite(const char *s, size_t n);
 
 struct replica_stats {
     uint64_t sets_sent;           /* rc_set to other owners */
@@ -62,6 +72,8 @@ struct replica_stats {
     uint64_t applied;             /* received copies kept */
     uint64_t older;               /* received copies older than ours */
     uint64_t deleted;             /* received deletes that removed one */
+    uint64_t acks_failed;         /* writes answered as failed: fewer
+                                   * than --write-acks owners answered */
 };
 void replica_stats_get(struct replica_stats *out);
 /* For server/replica_apply.c, which counts what it receives. */

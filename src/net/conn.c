@@ -283,7 +283,9 @@ void conn_mark_keep_empty(struct conn *c)
 
 void conn_out(struct conn *c, const char *s, size_t n)
 {
-    if (!outq_copy(&c->out, s, n)) {
+    if (c->hold != NULL) {
+        conn_hold_out(c->hold, s, n);
+    } else if (!outq_copy(&c->out, s, n)) {
         conn_state_set(c, CONN_CLOSING);
     }
 }
@@ -305,7 +307,9 @@ void conn_out_line(struct conn *c, const char *s)
 
 void conn_out_value(struct conn *c, struct item *it)
 {
-    if (!outq_value(&c->out, it)) {
+    if (c->hold != NULL) {
+        conn_hold_out_value(c->hold, it);
+    } else if (!outq_value(&c->out, it)) {
         conn_state_set(c, CONN_CLOSING);
     }
 }
@@ -404,6 +408,12 @@ void conn_out_checkpoint(struct conn *c)
 
 void conn_out_discard(struct conn *c)
 {
+    if (c->hold != NULL) {
+        /* Since the hold, this request's output is all in it; the queue
+         * past the checkpoint holds the hold's place. */
+        conn_hold_discard(c->hold);
+        return;
+    }
     outq_discard(&c->out);
 }
 
@@ -534,7 +544,9 @@ enum conn_stop conn_process(struct conn *c, unsigned *budget)
                 return STOP_INPUT;
             }
             c->suspended = false;
+            conn_hold_enter(c);
             used = c->h->on_input(c, p, avail);
+            conn_hold_leave(c);
             if (c->suspended) {
                 /* It served part of the request; it continues, from its
                  * own saved place, when the output has drained. */
@@ -559,8 +571,10 @@ enum conn_stop conn_process(struct conn *c, unsigned *budget)
             }
             c->value_item = NULL;
             conn_state_set(c, CONN_CMD);
+            conn_hold_enter(c);
             c->h->on_value(c, it, c->value_tail == 0 ||
                                   (c->tail[0] == '\r' && c->tail[1] == '\n'));
+            conn_hold_leave(c);
             item_put(it);
         } else {
             size_t take = c->swallow_left < avail ? c->swallow_left : avail;

@@ -196,6 +196,22 @@ uint64_t conn_hole(struct conn *c);
 /* Puts the reply in its place and wakes the connection to write it. A
  * hole that is gone (discarded) takes nothing. */
 void conn_fill(struct conn *c, uint64_t hole, const char *s, size_t n);
+/* --- a reply held until others agree (cluster/replica.c: --write-acks) ---
+ *
+ * While a worker runs a request of a TCP or unix connection (inside the
+ * handler's on_input/on_value), conn_hold_current() holds that request's
+ * reply: its place in the queue is kept and what the request queues from
+ * then on is kept aside. conn_hold_release(h, ok) then sends it (ok) or,
+ * in its place, "SERVER_ERROR replicas unavailable" (a binary reply:
+ * status 0x86, "Temporary failure"). Call release exactly once, on the
+ * same worker, before or after the request returns; a request that
+ * queued no reply (noreply, quiet) goes on at once either way. NULL when
+ * nothing can be held (no request running, UDP, already held, out of
+ * memory): the reply is not held. */
+struct conn_hold;
+struct conn_hold *conn_hold_current(void);
+void conn_hold_release(struct conn_hold *h, bool ok);
+
 /* The connection is another node's (rc_peer): it is served locally. */
 void conn_set_from_peer(struct conn *c);
 bool conn_from_peer(const struct conn *c);

@@ -57,6 +57,7 @@ struct conn {
     struct conn_auth auth;
     bool from_peer;               /* said rc_peer: serve everything here */
     struct conn_ref *ref;         /* handed to peers waiting to fill holes */
+    struct conn_hold *hold;       /* the running request's reply is held */
 
     /* UDP only */
     struct sockaddr_storage peer; /* sender of the datagram being served */
@@ -85,6 +86,15 @@ enum conn_stop conn_process(struct conn *c, unsigned *budget);
 const struct conn_handler *conn_default_handler(void);
 /* conn.c: -R, requests per event. */
 unsigned conn_reqs_per_event(void);
+
+/* conn_hold.c: conn_process runs each request between enter and leave;
+ * while c->hold is set, conn_out and conn_out_value go to the hold, and
+ * conn_out_discard empties it. */
+void conn_hold_enter(struct conn *c);
+void conn_hold_leave(struct conn *c);
+void conn_hold_out(struct conn_hold *h, const char *s, size_t n);
+void conn_hold_out_value(struct conn_hold *h, struct item *it);
+void conn_hold_discard(struct conn_hold *h);
 
 /* conn_udp.c: reads and serves the datagrams waiting on a CONN_UDP. */
 void conn_udp_drive(struct conn *c);

@@ -46,6 +46,7 @@ void options_defaults(struct settings *s)
     s->lru_crawler_sleep = 100;
     s->peer_timeout_ms = 1000;
     s->replicas = 1;
+    s->write_acks = 1;
     s->tombstones = TOMBSTONE_DEFAULT_SLOTS;
     s->tombstone_ttl = TOMBSTONE_DEFAULT_TTL;
     s->rebalance_rate = REBALANCE_DEFAULT_RATE;
@@ -130,6 +131,9 @@ static void usage(void)
            "--replicas=<n>            copies of every key, on the first n "
            "members\n"
            "                          clockwise, 1 to 8 (1)\n"
+           "--write-acks=<n>          a write is answered once n owners "
+           "hold it,\n"
+           "                          1 to --replicas (1)\n"
            "--tombstones=<n>          deleted keys remembered, so older "
            "copies stay\n"
            "                          deleted (262144, 40 bytes each and "
@@ -256,7 +260,7 @@ enum {                            /* long options without a letter */
     OPT_PROBE_INTERVAL, OPT_PROBE_TIMEOUT, OPT_GOSSIP_INTERVAL,
     OPT_GOSSIP_NODES, OPT_INDIRECT, OPT_PUSH_PULL, OPT_SUSPICION,
     OPT_RETENTION, OPT_MAX_MEMBERS, OPT_WEIGHT, OPT_PEER_TIMEOUT,
-    OPT_REPLICAS, OPT_TOMBSTONES, OPT_TOMBSTONE_TTL, OPT_LEAVE_TIMEOUT,
+    OPT_REPLICAS, OPT_WRITE_ACKS, OPT_TOMBSTONES, OPT_TOMBSTONE_TTL, OPT_LEAVE_TIMEOUT,
     OPT_REBALANCE_RATE,           /* the last: may be 0 */
 };
 
@@ -307,6 +311,7 @@ static const struct option long_opts[] = {
     { "route", required_argument, NULL, OPT_ROUTE },
     { "peer-timeout", required_argument, NULL, OPT_PEER_TIMEOUT },
     { "replicas", required_argument, NULL, OPT_REPLICAS },
+    { "write-acks", required_argument, NULL, OPT_WRITE_ACKS },
     { "tombstones", required_argument, NULL, OPT_TOMBSTONES },
     { "tombstone-ttl", required_argument, NULL, OPT_TOMBSTONE_TTL },
     { "rebalance-rate", required_argument, NULL, OPT_REBALANCE_RATE },
@@ -378,6 +383,7 @@ static int parse_cluster_option(int c, const char *arg, struct settings *s)
     case OPT_WEIGHT: o->weight = n; break;
     case OPT_PEER_TIMEOUT: s->peer_timeout_ms = n; break;
     case OPT_REPLICAS: s->replicas = n; break;
+    case OPT_WRITE_ACKS: s->write_acks = n; break;
     case OPT_TOMBSTONES: s->tombstones = n; break;
     case OPT_TOMBSTONE_TTL: s->tombstone_ttl = n; break;
     case OPT_REBALANCE_RATE: s->rebalance_rate = n; break;
@@ -600,6 +606,11 @@ int options_parse(int argc, char **argv, struct settings *s)
         /* memcached accepts smaller; our chunked items keep their header
          * and key in one largest-class chunk, which needs room. */
         return bad("slab_chunk_max must be at least 1024 bytes\n", "");
+    }
+    if (s->write_acks > s->replicas) {
+        fprintf(stderr, "--write-acks must be 1 to --replicas (%u)\n",
+                s->replicas);
+        return OPTIONS_EXIT_USAGE;
     }
     /* memcached: no UDP with either kind of authentication. */
     if (s->udp_port != 0 && s->sasl) {

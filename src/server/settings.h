@@ -51,6 +51,7 @@ struct settings {
     bool route_proxy;             /* --route proxy (else local) */
     unsigned peer_timeout_ms;     /* --peer-timeout, default 1000 */
     unsigned replicas;            /* --replicas, default 1 */
+    unsigned write_acks;          /* --write-acks, 1..replicas */
     unsigned tombstones;          /* --tombstones: slots */
     unsigned tombstone_ttl;       /* --tombstone-ttl, seconds */
     unsigned rebalance_rate;      /* --rebalance-rate, KiB/s, 0: no limit */

@@ -133,6 +133,9 @@ TEST(Options, BadValuesFailWithAMessage) {
       {{"-p", "-5"}, ""},
       {{"-R", "0"}, ""},
       {{"-n", "0"}, ""},
+      {{"--replicas", "2", "--write-acks", "3"}, "--write-acks must be 1 to --replicas (2)\n"},
+      {{"--write-acks", "2"}, "--write-acks must be 1 to --replicas (1)\n"},
+      {{"--write-acks", "0"}, "Invalid value for --write-acks: 0\n"},
   };
   for (const auto& tc : cases) {
     std::vector<std::string> args = {"-l", "127.0.0.1", "-p", "0", "-U", "0"};
