@@ -619,6 +619,13 @@ enum cache_status cache_delete_cas(const char *key, size_t nkey,
         struct item *old = cache_get_ref(key, nkey, hash, false);
 
         if (old == NULL) {
+            /* In a cluster, absence is a state too: a delete here may be
+             * the only one a partition's other side will hear of, where
+             * the key still is (the hook records a tombstone and tells
+             * the other owners). */
+            if (cas == 0 && cache_opts.versions) {
+                cache_changed(key, nkey);
+            }
             return CACHE_NOT_FOUND;
         }
         if (cas != 0 && cache_item_cas(old) != cas) {

@@ -212,6 +212,13 @@ static void link_fail(struct link *l, bool timeout)
         fail_one(&l->pc->s, &r);
     }
     if (l->fd >= 0) {
+        /* Reset, not FIN: what the kernel still holds for the peer
+         * (requests just failed to their clients) is discarded, not
+         * delivered when a partition heals, where a write reported as
+         * failed would land after the writes acknowledged since. */
+        struct linger now = { 1, 0 };
+
+        setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
         event_del(l->ev);
         close(l->fd);
         l->fd = -1;

@@ -12,12 +12,18 @@
  * Why a history: writes go to the owners of the ring their writer saw.
  * A member that was not an owner on some ring since the node settled may
  * have missed writes made then, even if it owns the key again now (a
- * ring that flaps back), so it is sent the key. With one ring in the
- * history the first old owner still on cur sends (one copy on the wire);
- * after a cut-short pass every owner on any of the rings that holds the
- * key sends, and versions sort out the duplicates. A ring that was never
+ * ring that flaps back), so it is sent the key. A ring that was never
  * seen (cluster_ring.gen skipped one) leaves nothing to reason with:
- * every holder sends to every owner.
+ * every owner is sent it.
+ *
+ * Who sends: every node that holds the key, owner or not. Choosing one
+ * sender (the first old owner still on the ring, one copy on the wire)
+ * is only right if every node saw the same rings, and after a partition
+ * they do not: a node that comes back meets the others one at a time,
+ * hands a key to whoever owned it on its second ring, and by its last
+ * ring neither it nor that holder thinks it must send it on
+ * (Partition.IsolatedNodeServesAloneAndRejoins lost writes so). Versions
+ * sort out the duplicates; the cost is one copy per holder.
  *
  * The timer runs every TICK_BUSY_MS while a pass runs (TICK_IDLE_MS
  * otherwise); a tick sends while it has rate tokens and window room, and
@@ -56,6 +62,7 @@
 #define ADDR_MAX 64               /* cluster_member.client_addr */
 
 #define HIST_MAX 4                /* rings remembered since settling */
+#define RESYNC_MAX 16             /* owners asked for by name; more: all */
 
 /* A ring as a pass sees it. */
 struct snap {
@@ -101,7 +108,21 @@ static struct {
     uint64_t window_ms, window_bytes;  /* for the rate: the last second */
     char *value;                  /* rc_set value buffer, reused */
     size_t value_cap;
+    /* Owners this pass sends every key they own to, ring or no ring
+     * change (rebalance_resync), taken from the shared set below. */
+    char resync[RESYNC_MAX][ADDR_MAX];
+    size_t nresync;
+    bool resync_all;
+    bool *resync_cur;             /* cur index -> in the set */
+    uint64_t resync_seq;          /* the shared seq when last taken */
 } rb;
+
+/* Owners a replica send failed to, from any worker (resync_lock). */
+static pthread_mutex_t resync_lock = PTHREAD_MUTEX_INITIALIZER;
+static char resync_want[RESYNC_MAX][ADDR_MAX];
+static size_t resync_nwant;
+static bool resync_want_all;
+static uint64_t resync_seq;       /* bumped by every request */
 
 static struct rebalance_stats totals;    /* relaxed atomics */
 
@@ -217,6 +238,18 @@ static int map_to_cur(void)
 {
     size_t h, i, j;
 
+    free(rb.resync_cur);
+    rb.resync_cur = calloc(rb.cur.n + 1, sizeof(*rb.resync_cur));
+    if (rb.resync_cur == NULL) {
+        return -1;
+    }
+    for (j = 0; j < rb.cur.n; j++) {
+        for (i = 0; i < rb.nresync && !rb.resync_cur[j]; i++) {
+            rb.resync_cur[j] = strcmp(rb.resync[i], rb.cur.addr[j]) == 0;
+        }
+        rb.resync_cur[j] = rb.resync_cur[j] || rb.resync_all;
+    }
+
     for (h = 0; h < rb.nhist; h++) {
         struct snap *o = &rb.hist[h];
 
@@ -265,25 +298,12 @@ static size_t plan(const char *key, size_t nkey, size_t *to)
     for (h = 0; h < rb.nhist; h++) {
         no[h] = ring_owners(rb.hist[h].ring, key, nkey, r, own[h]);
     }
-    if (rb.overflow && !rb.leaving) {
-        sender = true;            /* whoever holds it */
-    } else if (rb.leaving) {
+    if (rb.leaving) {
         for (i = 0; i < no[0]; i++) {
             sender = sender || own[0][i] == rb.hist[0].self;
         }
-    } else if (rb.nhist == 1) {
-        for (i = 0; i < no[0]; i++) {
-            if (rb.hist[0].to_cur[own[0][i]] != SIZE_MAX) {
-                sender = own[0][i] == rb.hist[0].self;
-                break;            /* the first old owner still on */
-            }
-        }
     } else {
-        for (h = 0; h < rb.nhist && !sender; h++) {
-            for (i = 0; i < no[h]; i++) {
-                sender = sender || own[h][i] == rb.hist[h].self;
-            }
-        }
+        sender = true;            /* whoever holds it: see the top */
     }
     if (!sender) {
         return 0;
@@ -295,7 +315,7 @@ static size_t plan(const char *key, size_t nkey, size_t *to)
         for (h = 0; h < rb.nhist && always; h++) {
             always = owner_in(h, own[h], no[h], ni[j]);
         }
-        if (!always && ni[j] != rb.cur.self) {
+        if ((!always || rb.resync_cur[ni[j]]) && ni[j] != rb.cur.self) {
             to[k++] = ni[j];      /* may lack the key's latest state */
         }
     }
@@ -447,6 +467,12 @@ static void finish_pass(void)
         return;
     }
     rb.retry_ms = 0;
+    pthread_mutex_lock(&resync_lock);
+    if (resync_seq == rb.resync_seq) {
+        rb.nresync = 0;           /* every owner asked for has it all */
+        rb.resync_all = false;
+    }                             /* else: asked again meanwhile: again */
+    pthread_mutex_unlock(&resync_lock);
     hist_clear();
     rb.hist[0] = rb.cur;          /* settled */
     rb.nhist = 1;
@@ -512,6 +538,66 @@ static void first_ring(const struct cluster_view *v)
     }
 }
 
+/* Moves the owners asked for into this pass's set; whether anything was
+ * asked since the last look, and in *fresh whether an owner is new. */
+static bool take_resync(bool *fresh)
+{
+    bool pending;
+    size_t i, j;
+
+    *fresh = false;
+    pthread_mutex_lock(&resync_lock);
+    pending = resync_seq != rb.resync_seq;
+    for (i = 0; i < resync_nwant; i++) {
+        bool known = rb.resync_all;
+
+        for (j = 0; j < rb.nresync && !known; j++) {
+            known = strcmp(rb.resync[j], resync_want[i]) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        *fresh = true;
+        if (rb.nresync < RESYNC_MAX) {
+            memcpy(rb.resync[rb.nresync++], resync_want[i], ADDR_MAX);
+        } else {
+            rb.resync_all = true;
+        }
+    }
+    if (resync_want_all && !rb.resync_all) {
+        rb.resync_all = *fresh = true;
+    }
+    resync_nwant = 0;
+    resync_want_all = false;
+    rb.resync_seq = resync_seq;
+    pthread_mutex_unlock(&resync_lock);
+    return pending;
+}
+
+/* Owners that missed a replica's copy: a pass sends each every key it
+ * owns (a new owner, or one asked for during a pass, restarts it). */
+static void check_resync(const struct cluster_view *v)
+{
+    bool fresh, idle = rb.phase == PHASE_IDLE;
+    bool stranded = (rb.nresync > 0 || rb.resync_all) && idle &&
+                    rb.cur.ring == NULL;
+
+    if (!take_resync(&fresh) && !stranded) {
+        return;
+    }
+    if (!idle && !fresh) {
+        return;                   /* the running pass ends with "again" */
+    }
+    if (idle && rb.cur.ring != NULL && now_ms() < rb.retry_at_ms) {
+        return;                   /* the failed pass's retry takes them */
+    }
+    if (rb.cur.ring == NULL && snap_take(&rb.cur, v, false) != 0) {
+        return;                   /* stranded: the next tick tries */
+    }
+    add(&totals.resyncs, 1);
+    start_pass();
+}
+
 /* Looks at the view: a ring other than the one the node is settled on
  * or working toward (re)starts a pass; a failed pass is repeated. */
 static void watch_view(void)
@@ -546,6 +632,9 @@ static void watch_view(void)
         } else if (rb.phase == PHASE_IDLE && rb.cur.ring != NULL &&
                    now_ms() >= rb.retry_at_ms) {
             start_pass();         /* a failed pass, again */
+        }
+        if (rb.nhist > 0 && !rb.leaving) {
+            check_resync(v);
         }
     }
     rcu_read_unlock_annotated();
@@ -690,6 +779,8 @@ void rebalance_thread_fini(void)
     }
     hist_clear();
     snap_free(&rb.cur);
+    free(rb.resync_cur);
+    rb.resync_cur = NULL;
     free(rb.value);
     rb.value = NULL;
     rb.value_cap = 0;
@@ -716,6 +807,24 @@ void rebalance_leave(unsigned timeout_ms)
         }
     }
     pthread_mutex_unlock(&leave_lock);
+}
+
+void rebalance_resync(const char *addr)
+{
+    size_t i;
+    bool known = false;
+
+    pthread_mutex_lock(&resync_lock);
+    resync_seq++;
+    for (i = 0; i < resync_nwant && !known; i++) {
+        known = strncmp(resync_want[i], addr, ADDR_MAX) == 0;
+    }
+    if (!known && resync_nwant < RESYNC_MAX) {
+        snprintf(resync_want[resync_nwant++], ADDR_MAX, "%s", addr);
+    } else if (!known) {
+        resync_want_all = true;
+    }
+    pthread_mutex_unlock(&resync_lock);
 }
 
 void rebalance_stats_get(struct rebalance_stats *out)

@@ -57,6 +57,13 @@ void rebalance_thread_fini(void);
  * or after timeout_ms. Any thread but the rebalancing worker. */
 void rebalance_leave(unsigned timeout_ms);
 
+/* A replica's copy to the owner at addr (a client address) failed: the
+ * next pass, ring change or not, sends that owner every key it owns, and
+ * is repeated until the owner has answered it all (an owner that was
+ * unreachable without being declared dead gets what it missed). Any
+ * thread; a mutex, and no wait. */
+void rebalance_resync(const char *addr);
+
 struct rebalance_stats {
     uint64_t passes;              /* completed */
     uint64_t running;             /* 1 while a pass runs */
@@ -69,6 +76,7 @@ struct rebalance_stats {
     uint64_t bytes_to_move;
     uint64_t rate;                /* bytes/s in the current pass */
     uint64_t eta_s;               /* seconds left, estimated */
+    uint64_t resyncs;             /* passes for owners that missed a copy */
 };
 void rebalance_stats_get(struct rebalance_stats *out);
 

@@ -13,6 +13,7 @@
 #include "cache/tombstone.h"
 #include "cluster/cluster.h"
 #include "cluster/peer.h"
+#include "cluster/rebalance.h"
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "util/hlc.h"
@@ -121,6 +122,29 @@ static struct acks *acks_begin(size_t k)
     return a;
 }
 
+/* One copy in flight: which owner, and the write's acks if it waits. */
+struct copy {
+    struct acks *acks;
+    char addr[ROUTER_ADDR_MAX];
+};
+
+/* A copy that did not arrive (the link failed or timed out, or it could
+ * not be queued): the owner may have missed this write, and a resync
+ * pass will send it every key it owns (rebalance_resync). A definite
+ * answer of any kind means it holds this state or a newer one. */
+static void on_copy(void *arg, bool ok, const char *reply, size_t n)
+{
+    struct copy *c = arg;
+
+    if (!ok) {
+        rebalance_resync(c->addr);
+    }
+    if (c->acks != NULL) {
+        on_ack(c->acks, ok, reply, n);
+    }
+    free(c);
+}
+
 static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
                      const char *line, size_t n, const char *value,
                      size_t vlen)
@@ -130,6 +154,7 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
 
     for (i = 0; i < k; i++) {
         struct peer_request r = { 0 };
+        struct copy *c = malloc(sizeof(*c));
 
         r.addr = addrs[i];
         r.req = line;
@@ -137,12 +162,18 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
         r.value = value;
         r.vlen = vlen;
         r.kind = PEER_REPLY_LINE;
-        if (a != NULL) {
-            r.done = on_ack;
-            r.arg = a;
+        if (c != NULL) {
+            c->acks = a;
+            memcpy(c->addr, addrs[i], sizeof(c->addr));
+            r.done = on_copy;
+            r.arg = c;
         }
-        if (!peer_send(&r) && a != NULL) {
-            a->left--;            /* done is not called: failed now */
+        if (c == NULL || !peer_send(&r)) {
+            free(c);
+            rebalance_resync(addrs[i]);
+            if (a != NULL) {
+                a->left--;        /* done is not called: failed now */
+            }
         }
     }
     if (a != NULL) {

@@ -360,6 +360,7 @@ static void rebalance_stats(struct stats_sink *c)
     stat_u64(c, "rebalance_bytes_to_move", r.bytes_to_move);
     stat_u64(c, "rebalance_rate", r.rate);
     stat_u64(c, "rebalance_eta", r.eta_s);
+    stat_u64(c, "rebalance_resyncs", r.resyncs);
 }
 
 /* `stats cluster`: membership counts and the gossip layer's counters, as
