@@ -6,10 +6,11 @@
  * a partition or its heal): the node walks every live item of its cache
  * (cache_walk) and every tombstone it holds, and for each key compares
  * its owners on the ring it last settled on ("old") with those on the
- * ring of now ("new"). The first old owner still on the new ring is the
- * key's sender; a sender sends the item (rc_set, with its version) or
- * the delete (rc_del) to every new owner that was not an old one, and
- * the receiver keeps the newer version (cache_put_version, tombstones).
+ * ring of now ("new"). Every node that holds the key sends the item
+ * (rc_set, with its version) or the delete (rc_del) to every new owner
+ * that was not an old one, and the receiver keeps the newer version
+ * (cache_put_version, tombstones): after a partition the nodes have not
+ * seen the same rings, so no one node can be trusted to be the sender.
  * So after a death the survivors re-replicate, after a join the previous
  * owners warm the new node, after a heal both sides hand each other what
  * the other's owners missed, and versions decide every conflict. A node
@@ -23,6 +24,11 @@
  * the two is skipped (what was sent twice is answered EXISTS). One whose
  * sends failed is repeated after a pause; the old ring only moves on when
  * a pass completes.
+ *
+ * Resync (rebalance_resync): an owner that a replica's copy could not
+ * reach, but that is still on the ring (unreachable, not yet declared
+ * dead, or back before it was), gets a pass of its own: every key it
+ * owns, from every holder, repeated until it has answered them all.
  *
  * Graceful leave (rebalance_leave, from SIGTERM or `cluster leave`): one
  * pass against the ring without this node, at full speed, sending every
