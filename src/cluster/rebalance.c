@@ -47,6 +47,7 @@
 #include "cluster/cluster.h"
 #include "cluster/cluster_ring.h"
 #include "cluster/peer.h"
+#include "cluster/rebalance_resync.h"
 #include "cluster/replica.h"
 #include "cluster/ring.h"
 #include "net/worker.h"
@@ -62,7 +63,6 @@
 #define ADDR_MAX 64               /* cluster_member.client_addr */
 
 #define HIST_MAX 4                /* rings remembered since settling */
-#define RESYNC_MAX 16             /* owners asked for by name; more: all */
 
 /* A ring as a pass sees it. */
 struct snap {
@@ -109,20 +109,11 @@ static struct {
     char *value;                  /* rc_set value buffer, reused */
     size_t value_cap;
     /* Owners this pass sends every key they own to, ring or no ring
-     * change (rebalance_resync), taken from the shared set below. */
-    char resync[RESYNC_MAX][ADDR_MAX];
-    size_t nresync;
-    bool resync_all;
+     * change (rebalance_resync). */
+    struct resync_set resync;
     bool *resync_cur;             /* cur index -> in the set */
-    uint64_t resync_seq;          /* the shared seq when last taken */
 } rb;
 
-/* Owners a replica send failed to, from any worker (resync_lock). */
-static pthread_mutex_t resync_lock = PTHREAD_MUTEX_INITIALIZER;
-static char resync_want[RESYNC_MAX][ADDR_MAX];
-static size_t resync_nwant;
-static bool resync_want_all;
-static uint64_t resync_seq;       /* bumped by every request */
 
 static struct rebalance_stats totals;    /* relaxed atomics */
 
@@ -244,10 +235,7 @@ static int map_to_cur(void)
         return -1;
     }
     for (j = 0; j < rb.cur.n; j++) {
-        for (i = 0; i < rb.nresync && !rb.resync_cur[j]; i++) {
-            rb.resync_cur[j] = strcmp(rb.resync[i], rb.cur.addr[j]) == 0;
-        }
-        rb.resync_cur[j] = rb.resync_cur[j] || rb.resync_all;
+        rb.resync_cur[j] = resync_has(&rb.resync, rb.cur.addr[j]);
     }
 
     for (h = 0; h < rb.nhist; h++) {
@@ -467,12 +455,10 @@ static void finish_pass(void)
         return;
     }
     rb.retry_ms = 0;
-    pthread_mutex_lock(&resync_lock);
-    if (resync_seq == rb.resync_seq) {
-        rb.nresync = 0;           /* every owner asked for has it all */
-        rb.resync_all = false;
+    if (resync_quiet(&rb.resync)) {
+        rb.resync.n = 0;          /* every owner asked for has it all */
+        rb.resync.all = false;
     }                             /* else: asked again meanwhile: again */
-    pthread_mutex_unlock(&resync_lock);
     hist_clear();
     rb.hist[0] = rb.cur;          /* settled */
     rb.nhist = 1;
@@ -538,51 +524,15 @@ static void first_ring(const struct cluster_view *v)
     }
 }
 
-/* Moves the owners asked for into this pass's set; whether anything was
- * asked since the last look, and in *fresh whether an owner is new. */
-static bool take_resync(bool *fresh)
-{
-    bool pending;
-    size_t i, j;
-
-    *fresh = false;
-    pthread_mutex_lock(&resync_lock);
-    pending = resync_seq != rb.resync_seq;
-    for (i = 0; i < resync_nwant; i++) {
-        bool known = rb.resync_all;
-
-        for (j = 0; j < rb.nresync && !known; j++) {
-            known = strcmp(rb.resync[j], resync_want[i]) == 0;
-        }
-        if (known) {
-            continue;
-        }
-        *fresh = true;
-        if (rb.nresync < RESYNC_MAX) {
-            memcpy(rb.resync[rb.nresync++], resync_want[i], ADDR_MAX);
-        } else {
-            rb.resync_all = true;
-        }
-    }
-    if (resync_want_all && !rb.resync_all) {
-        rb.resync_all = *fresh = true;
-    }
-    resync_nwant = 0;
-    resync_want_all = false;
-    rb.resync_seq = resync_seq;
-    pthread_mutex_unlock(&resync_lock);
-    return pending;
-}
-
 /* Owners that missed a replica's copy: a pass sends each every key it
  * owns (a new owner, or one asked for during a pass, restarts it). */
 static void check_resync(const struct cluster_view *v)
 {
     bool fresh, idle = rb.phase == PHASE_IDLE;
-    bool stranded = (rb.nresync > 0 || rb.resync_all) && idle &&
+    bool stranded = (rb.resync.n > 0 || rb.resync.all) && idle &&
                     rb.cur.ring == NULL;
 
-    if (!take_resync(&fresh) && !stranded) {
+    if (!resync_take(&rb.resync, &fresh) && !stranded) {
         return;
     }
     if (!idle && !fresh) {
@@ -807,24 +757,6 @@ void rebalance_leave(unsigned timeout_ms)
         }
     }
     pthread_mutex_unlock(&leave_lock);
-}
-
-void rebalance_resync(const char *addr)
-{
-    size_t i;
-    bool known = false;
-
-    pthread_mutex_lock(&resync_lock);
-    resync_seq++;
-    for (i = 0; i < resync_nwant && !known; i++) {
-        known = strncmp(resync_want[i], addr, ADDR_MAX) == 0;
-    }
-    if (!known && resync_nwant < RESYNC_MAX) {
-        snprintf(resync_want[resync_nwant++], ADDR_MAX, "%s", addr);
-    } else if (!known) {
-        resync_want_all = true;
-    }
-    pthread_mutex_unlock(&resync_lock);
 }
 
 void rebalance_stats_get(struct rebalance_stats *out)

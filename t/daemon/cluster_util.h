@@ -79,6 +79,26 @@ inline size_t alive_on_ring(int port) {
   return alive == n ? n : 0;
 }
 
+// Every owner `cluster owner` lists for key, first owner first.
+inline std::vector<std::string> owners_of(int port, const std::string& key) {
+  rc_test::Client c(port);
+  std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");
+  std::vector<std::string> out;
+  size_t at = 0;
+  while ((at = r.find("OWNER ", at)) != std::string::npos) {
+    size_t sp = r.find(' ', at + 6);
+    out.push_back(r.substr(at + 6, sp - at - 6));
+    at = sp;
+  }
+  return out;
+}
+
+// A `stats cluster` figure of the node at port.
+inline long long cluster_stat(int port, const std::string& name) {
+  rc_test::Client c(port);
+  return rc_dt::stat_num(rc_dt::stats(c, "cluster"), name);
+}
+
 inline std::string owner_of(int port, const std::string& key) {
   rc_test::Client c(port);
   std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");

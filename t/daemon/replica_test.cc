@@ -33,24 +33,9 @@ constexpr int kPeerTimeoutMs = 500;
 
 std::string Addr(const Daemon* d) { return "127.0.0.1:" + std::to_string(d->port()); }
 
-long long Stat(int port, const std::string& name) {
-  Client c(port);
-  return rc_dt::stat_num(rc_dt::stats(c, "cluster"), name);
-}
+long long Stat(int port, const std::string& name) { return rc_ct::cluster_stat(port, name); }
 
-// The owners `cluster owner` lists, first owner first.
-std::vector<std::string> Owners(int port, const std::string& key) {
-  Client c(port);
-  std::string r = c.cmd("cluster owner " + key + "\r\n", "END\r\n");
-  std::vector<std::string> out;
-  size_t at = 0;
-  while ((at = r.find("OWNER ", at)) != std::string::npos) {
-    size_t sp = r.find(' ', at + 6);
-    out.push_back(r.substr(at + 6, sp - at - 6));
-    at = sp;
-  }
-  return out;
-}
+std::vector<std::string> Owners(int port, const std::string& key) { return rc_ct::owners_of(port, key); }
 
 // A connection that sees what one node holds (rc_peer: served there,
 // whatever the ring says).
