@@ -52,7 +52,8 @@ static uint64_t flush_count;      /* atomic: flush_all calls so far */
 
 static struct tally counters;     /* struct cache_stats per thread */
 static __thread struct cache_stats *self_stats;
-static void (*change_hook)(const char *key, size_t nkey);
+static void (*change_hook)(const char *key, size_t nkey,
+                           const struct cache_change *how);
 
 #define CACHE_COUNTERS (sizeof(struct cache_stats) / sizeof(uint64_t))
 #define STAT_ADD(field, v) TALLY_ADD(self_stats, field, v)
@@ -198,16 +199,25 @@ static uint64_t seq_bound(void)
                          : __atomic_load_n(&next_seq, __ATOMIC_RELAXED);
 }
 
-void cache_set_change_hook(void (*fn)(const char *key, size_t nkey))
+void cache_set_change_hook(void (*fn)(const char *key, size_t nkey,
+                                      const struct cache_change *how))
 {
     change_hook = fn;
 }
 
+void cache_changed_from(const char *key, size_t nkey, uint64_t base,
+                        uint64_t version)
+{
+    struct cache_change how = { base, version };
+
+    if (change_hook != NULL) {
+        change_hook(key, nkey, &how);
+    }
+}
+
 void cache_changed(const char *key, size_t nkey)
 {
-    if (change_hook != NULL) {
-        change_hook(key, nkey);
-    }
+    cache_changed_from(key, nkey, 0, 0);
 }
 
 /*
@@ -383,6 +393,11 @@ struct item *cache_peek(const char *key, size_t nkey)
     return cache_get_ref(key, nkey, table_hash(key, nkey), true);
 }
 
+struct item *cache_peek_quiet(const char *key, size_t nkey)
+{
+    return cache_get_ref(key, nkey, table_hash(key, nkey), false);
+}
+
 void cache_item_accessed(struct item *it)
 {
     item_mark_active(it);
@@ -466,17 +481,23 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
     uint64_t hash = table_hash(item_key(it), it->nkey);
     enum cache_status st;
 
+    struct cache_change how = { 0, 0 };
+
     if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
-        st = cache_store_concat(it, mode == CACHE_APPEND, cas, hash,
-                                stored_cas);
+        st = cache_store_concat(it, mode == CACHE_APPEND, cas, hash, &how);
     } else {
         st = store_whole(it, mode, cas, hash);
-        if (st == CACHE_STORED && stored_cas != NULL) {
-            *stored_cas = cache_item_cas(it);
+        if (st == CACHE_STORED && mode == CACHE_CAS) {
+            how.base = cas;       /* it matched: the old item's version */
+            how.version = item_seq(it);
         }
     }
     if (st == CACHE_STORED) {
-        cache_changed(item_key(it), it->nkey);
+        if (stored_cas != NULL) {
+            *stored_cas = how.version != 0 && cache_opts.use_cas
+                              ? how.version : cache_item_cas(it);
+        }
+        cache_changed_from(item_key(it), it->nkey, how.base, how.version);
     }
     return st;
 }

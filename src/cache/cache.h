@@ -52,6 +52,7 @@ enum cache_status {
     CACHE_NON_NUMERIC,            /* incr/decr on a non-number */
     CACHE_NO_MEMORY,              /* full and cannot (or may not) evict */
     CACHE_TOO_LARGE,              /* larger than -I */
+    CACHE_CONFLICT,               /* cache_put_version_based only */
 };
 
 enum cache_store_mode {
@@ -202,6 +203,9 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
  * update, so the caller can report the state before this access (meta
  * `h`, `l`, `me`). Pair with cache_item_accessed() for a real read. */
 struct item *cache_peek(const char *key, size_t nkey);
+/* The same, not counted as a client's read either (get_expired,
+ * get_flushed): for the cluster's own looks at a key. */
+struct item *cache_peek_quiet(const char *key, size_t nkey);
 /* Records a client read of it: CLOCK and fetched bits, last access. */
 void cache_item_accessed(struct item *it);
 /* Sets a linked item's TTL in place (touch semantics). */
@@ -255,7 +259,15 @@ bool cache_uses_cas(void);
  * lets replication (cluster/replica.h) send a key's new state to its other
  * owners without echoing what they send. Set once, before the workers.
  */
-void cache_set_change_hook(void (*fn)(const char *key, size_t nkey));
+struct cache_change {
+    /* A read-modify-write (incr/decr, append/prepend, cas, md I) computed
+     * its result, stored at version, from the item at version base; both
+     * 0 for a change that does not depend on the old state. */
+    uint64_t base;
+    uint64_t version;
+};
+void cache_set_change_hook(void (*fn)(const char *key, size_t nkey,
+                                      const struct cache_change *how));
 
 /*
  * Versioned copies (cache_version.c), for items that come from another
@@ -269,6 +281,13 @@ void cache_set_change_hook(void (*fn)(const char *key, size_t nkey));
  * version either way. The caller keeps its reference.
  */
 enum cache_status cache_put_version(struct item *it, uint64_t version);
+/* The same for a read-modify-write's result computed from the item at
+ * version base (cache_change): stored only if what is here is not newer
+ * than base; else CACHE_EXISTS if it is this very version, and otherwise
+ * CACHE_CONFLICT with its version in *have (a write the executor did not
+ * see: storing this would lose it). base 0 is cache_put_version. */
+enum cache_status cache_put_version_based(struct item *it, uint64_t version,
+                                          uint64_t base, uint64_t *have);
 /* Removes key if what is stored is older than version: CACHE_OK, else
  * CACHE_NOT_FOUND (absent) or CACHE_EXISTS (newer kept). */
 enum cache_status cache_delete_below(const char *key, size_t nkey,

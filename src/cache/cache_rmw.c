@@ -58,7 +58,7 @@ static struct item *concat(struct item *old, struct item *data, bool append)
 
 enum cache_status cache_store_concat(struct item *it, bool append,
                                      uint64_t cas, uint64_t hash,
-                                     uint64_t *stored_cas)
+                                     struct cache_change *how)
 {
     for (;;) {
         struct item *old = cache_get_ref(item_key(it), it->nkey, hash, false);
@@ -79,8 +79,9 @@ enum cache_status cache_store_concat(struct item *it, bool append,
             return CACHE_NOT_STORED;
         }
         ok = cache_swap_exact(old, fresh, hash);
-        if (ok && stored_cas != NULL) {
-            *stored_cas = cache_item_cas(fresh);
+        if (ok) {
+            how->base = item_seq(old);
+            how->version = item_seq(fresh);
         }
         item_put(old);
         item_put(fresh);
@@ -215,11 +216,11 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             res->len = len;
             res->cas = cache_item_cas(fresh);
             res->exptime = exptime;
+            cache_changed_from(key, nkey, item_seq(old), item_seq(fresh));
         }
         item_put(old);
         item_put(fresh);
         if (ok) {
-            cache_changed(key, nkey);
             return CACHE_OK;
         }
     }
@@ -286,11 +287,11 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
         won = cache_swap_exact(old, fresh, hash);
         if (won) {
             item_set_last_access(fresh, item_last_access(old));
+            cache_changed_from(key, nkey, item_seq(old), item_seq(fresh));
         }
         item_put(old);
         item_put(fresh);
         if (won) {
-            cache_changed(key, nkey);
             return CACHE_OK;
         }
     }

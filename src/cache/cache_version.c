@@ -8,6 +8,12 @@
  * always takes a version above every one observed, so it beats any copy
  * already received; a copy that arrives later with an older version loses
  * to it.
+ *
+ * A read-modify-write's result (cache_put_version_based) is also checked
+ * against its base: the owner that computed it had not seen a version
+ * above base, so one stored here is a write it would silently undo (two
+ * nodes that each took themselves for the key's first owner, while their
+ * views differed, each applied an incr to its own copy).
  */
 #include "cache/cache.h"
 #include "cache/cache_internal.h"
@@ -21,6 +27,14 @@ uint64_t cache_item_version(const struct item *it)
 }
 
 enum cache_status cache_put_version(struct item *it, uint64_t version)
+{
+    uint64_t have;
+
+    return cache_put_version_based(it, version, 0, &have);
+}
+
+enum cache_status cache_put_version_based(struct item *it, uint64_t version,
+                                          uint64_t base, uint64_t *have_out)
 {
     uint64_t hash = table_hash(item_key(it), it->nkey);
 
@@ -37,6 +51,11 @@ enum cache_status cache_put_version(struct item *it, uint64_t version)
             continue;             /* a dead item is in the way, or a race */
         }
         have = item_seq(old);
+        if (base != 0 && have != version && have > base) {
+            item_put(old);
+            *have_out = have;
+            return CACHE_CONFLICT;
+        }
         if (have > version) {
             item_put(old);
             return CACHE_NOT_STORED;

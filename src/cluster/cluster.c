@@ -61,6 +61,7 @@ static struct {
 } cl = { .udp_fd = -1, .tcp_fd = -1, .wake_fd = -1 };
 
 static struct cluster_view *current;  /* RCU-published */
+static void (*restart_hook)(const char *client_addr);   /* atomic */
 
 uint64_t cluster_now_ns(void)
 {
@@ -115,12 +116,54 @@ static void member_host(const struct gossip_member *m,
         cluster_meta_decode(m->meta, m->meta_len, &meta) == 0 &&
         meta.host[0] != '\0') {
         memcpy(out->host, meta.host, sizeof(out->host));
+        out->boot = meta.boot;
         return;
     }
     cluster_addr_format(&m->client_addr, addr, sizeof(addr));
     if (hostport_split(addr, strlen(addr), out->host, sizeof(out->host),
                        &port) != 0) {
         out->host[0] = '\0';
+    }
+}
+
+void cluster_set_restart_hook(void (*fn)(const char *client_addr))
+{
+    __atomic_store_n(&restart_hook, fn, __ATOMIC_RELEASE);
+}
+
+/* Members of v whose boot differs from the one the previous view had for
+ * them (the same name): restarted. The gossip core keeps its members in
+ * place, so the previous view's entry at the same index is almost always
+ * the one; else a search. Gossip thread. */
+static void notice_restarts(const struct cluster_view *v,
+                            const struct cluster_view *prev)
+{
+    void (*fn)(const char *) = __atomic_load_n(&restart_hook,
+                                               __ATOMIC_ACQUIRE);
+    size_t i, j;
+
+    if (fn == NULL || prev == NULL) {
+        return;
+    }
+    for (i = 0; i < v->n; i++) {
+        const struct cluster_member *m = &v->members[i], *was = NULL;
+
+        if (m->self || m->boot == 0 || m->state != GOSSIP_ALIVE) {
+            continue;
+        }
+        if (i < prev->n && strcmp(prev->members[i].name, m->name) == 0) {
+            was = &prev->members[i];
+        }
+        for (j = 0; was == NULL && j < prev->n; j++) {
+            if (strcmp(prev->members[j].name, m->name) == 0) {
+                was = &prev->members[j];
+            }
+        }
+        if (was != NULL && was->boot != 0 && was->boot != m->boot) {
+            LOG_AT(1, "cluster: %s restarted; sending it what it owns\n",
+                   m->name);
+            fn(m->client_addr);
+        }
     }
 }
 
@@ -154,6 +197,7 @@ static void publish(void)
         free(v);
         return;                   /* keep the old view; retried later */
     }
+    notice_restarts(v, current);
     TSAN_RELEASE(v);
     old = rcu_xchg_pointer(&current, v);
     if (old != NULL) {
@@ -374,6 +418,10 @@ static int advertise_meta(const char *adv, int client_port)
     int port = client_port;
 
     memset(&meta, 0, sizeof(meta));
+    while (meta.boot == 0 &&
+           RAND_bytes((unsigned char *)&meta.boot, sizeof(meta.boot)) == 1) {
+        continue;                 /* 0 means "none": draw again */
+    }
     if (hostport_split(adv, strlen(adv), meta.host, sizeof(meta.host),
                        &port) != 0 ||
         !cluster_meta_host_valid(meta.host, strlen(meta.host))) {

@@ -59,6 +59,11 @@ void cluster_stop(unsigned timeout_ms);
 bool cluster_enabled(void);
 /* This node's member name (set by cluster_start). */
 const char *cluster_self_name(void);
+/* fn(client address) is called on the gossip thread when a member that
+ * was in the view before comes back from a restart (its boot changed):
+ * it lost everything it held, though it may never have looked dead, so
+ * no ring change will bring its keys back (rebalance_resync does). */
+void cluster_set_restart_hook(void (*fn)(const char *client_addr));
 
 /* One member as readers see it. */
 struct cluster_member {
@@ -71,6 +76,7 @@ struct cluster_member {
     uint32_t incarnation;
     uint16_t weight;
     uint32_t ring_points;         /* 0 when not on the ring */
+    uint64_t boot;                /* its run (cluster_meta.boot); 0: unknown */
     uint64_t changed_ns;          /* CLOCK_MONOTONIC of the last change */
 };
 

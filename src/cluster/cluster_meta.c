@@ -30,6 +30,15 @@ size_t cluster_meta_encode(const struct cluster_meta *m, uint8_t *out)
         memcpy(out + n, m->host, hl);
         n += hl;
     }
+    if (m->boot != 0 && GOSSIP_META_MAX - n >= 10) {
+        int i;
+
+        out[n++] = CLUSTER_META_BOOT;
+        out[n++] = 8;
+        for (i = 0; i < 8; i++) {
+            out[n++] = (uint8_t)(m->boot >> (8 * i));
+        }
+    }
     return n;
 }
 
@@ -57,6 +66,12 @@ int cluster_meta_decode(const uint8_t *buf, size_t len,
             }
             memcpy(m->host, buf + off, vl);
             m->host[vl] = '\0';
+        } else if (tag == CLUSTER_META_BOOT && vl == 8) {
+            int i;
+
+            for (i = 7; i >= 0; i--) {
+                m->boot = m->boot << 8 | buf[off + (size_t)i];
+            }
         }
         off += vl;
     }

@@ -21,11 +21,17 @@ extern "C" {
 #endif
 
 #define CLUSTER_META_HOST 1       /* tag: the client host string */
+#define CLUSTER_META_BOOT 2       /* tag: 8 bytes, little-endian: this run */
 /* A host string must leave room for its tag and length in the metadata. */
 #define CLUSTER_HOST_MAX (GOSSIP_META_MAX - 2)
 
 struct cluster_meta {
     char host[CLUSTER_HOST_MAX + 1];  /* "" when the member sent none */
+    /* Drawn at random when the process starts: a member whose boot
+     * changed was restarted and lost what it held, even if it never
+     * looked dead to anyone. 0: none sent (or no room beside a host of
+     * more than CLUSTER_HOST_MAX - 10 bytes). */
+    uint64_t boot;
 };
 
 /* Encodes m into out (GOSSIP_META_MAX bytes); returns the length. */

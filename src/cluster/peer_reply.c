@@ -38,7 +38,7 @@ static int is_error(const char *line, size_t len)
 }
 
 /* The one-line answers to a text store, delete, touch, incr/decr or
- * flush_all. */
+ * flush_all, and rc_set's "CONFLICT <version>" (cluster/replica.h). */
 static int is_status(const char *line, size_t len)
 {
     static const char *const words[] = { "STORED", "NOT_STORED", "EXISTS",
@@ -50,6 +50,10 @@ static int is_status(const char *line, size_t len)
         if (len == strlen(words[i]) && memcmp(line, words[i], len) == 0) {
             return 1;
         }
+    }
+    if (starts(line, len, "CONFLICT ")) {
+        line += 9;                /* rc_set's refusal of a stale result */
+        len -= 9;
     }
     for (i = 0; i < len && i < 20; i++) {
         if (line[i] < '0' || line[i] > '9') {

@@ -386,7 +386,7 @@ static void send_item(struct item *it)
     if (k == 0) {
         return;
     }
-    n = replica_set_line(it, line, sizeof(line));
+    n = replica_set_line(it, 0, line, sizeof(line));
     vlen = n > 0 ? replica_value(it, &rb.value, &rb.value_cap) : 0;
     if (vlen == 0) {
         rb.dirty = true;
@@ -698,6 +698,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 void rebalance_setup(unsigned rate_kib)
 {
     rb.rate_kib = rate_kib;
+    cluster_set_restart_hook(rebalance_resync);
 }
 
 void rebalance_thread_init(void)

@@ -17,6 +17,7 @@
 #include "cluster/router.h"
 #include "net/conn.h"
 #include "util/hlc.h"
+#include "util/numparse.h"
 
 static unsigned replicas = 1;
 static unsigned write_acks = 1;
@@ -88,12 +89,11 @@ static void ack_settle(struct acks *a)
     }
 }
 
-static void on_ack(void *arg, bool ok, const char *reply, size_t n)
+/* One owner's answer: held says whether it holds this write. */
+static void on_ack(struct acks *a, bool held)
 {
-    struct acks *a = arg;
-
     a->left--;
-    if (ok && replica_reply_definite(reply, n)) {
+    if (held) {
         a->got++;
     }
     ack_settle(a);
@@ -122,11 +122,48 @@ static struct acks *acks_begin(size_t k)
     return a;
 }
 
-/* One copy in flight: which owner, and the write's acks if it waits. */
+/* One copy in flight: which owner, and the write's acks if it waits;
+ * for a read-modify-write's result (base != 0), which key and version,
+ * in case the owner finds it conflicting. */
 struct copy {
     struct acks *acks;
     char addr[ROUTER_ADDR_MAX];
+    uint64_t base, version;
+    size_t nkey;
+    char key[KEY_MAX_LENGTH];
 };
+
+/* "CONFLICT <version>": the owner kept its state, newer than the copy's
+ * base. If that is exactly the state here, the owner holds this write or
+ * a later one made from it here (two results of one node's writes can
+ * arrive out of order, from two workers): held. Otherwise this node's
+ * result undid a write it had not seen; it takes the owner's state
+ * (replica_adopt) and the write is not held. */
+static bool conflict_held(const struct copy *c, const char *reply, size_t n)
+{
+    char num[24];
+    uint64_t have, here = 0;
+    struct item *it;
+
+    if (n < 11 || n - 11 >= sizeof(num)) {
+        return false;
+    }
+    memcpy(num, reply + 9, n - 11);
+    num[n - 11] = '\0';
+    if (!num_parse_u64(num, &have)) {
+        return false;
+    }
+    it = cache_peek_quiet(c->key, c->nkey);
+    if (it != NULL) {
+        here = cache_item_version(it);
+        item_put(it);
+    }
+    if (here == have) {
+        return true;
+    }
+    replica_adopt(c->addr, c->key, c->nkey, c->version, have);
+    return false;
+}
 
 /* A copy that did not arrive (the link failed or timed out, or it could
  * not be queued): the owner may have missed this write, and a resync
@@ -135,19 +172,31 @@ struct copy {
 static void on_copy(void *arg, bool ok, const char *reply, size_t n)
 {
     struct copy *c = arg;
+    bool held = ok && replica_reply_definite(reply, n);
 
     if (!ok) {
         rebalance_resync(c->addr);
+    } else if (!held && c->base != 0 && n > 9 &&
+               memcmp(reply, "CONFLICT ", 9) == 0) {
+        held = conflict_held(c, reply, n);
     }
     if (c->acks != NULL) {
-        on_ack(c->acks, ok, reply, n);
+        on_ack(c->acks, held);
     }
     free(c);
 }
 
+/* What a copy is of: the key and, for a read-modify-write, its base and
+ * version (0 otherwise). */
+struct copy_of {
+    const char *key;
+    size_t nkey;
+    uint64_t base, version;
+};
+
 static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
-                     const char *line, size_t n, const char *value,
-                     size_t vlen)
+                     const struct copy_of *of, const char *line, size_t n,
+                     const char *value, size_t vlen)
 {
     struct acks *a = acks_begin(k);
     size_t i;
@@ -165,6 +214,10 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
         if (c != NULL) {
             c->acks = a;
             memcpy(c->addr, addrs[i], sizeof(c->addr));
+            c->base = of->base;
+            c->version = of->version;
+            c->nkey = of->nkey <= sizeof(c->key) ? of->nkey : 0;
+            memcpy(c->key, of->key, c->nkey);
             r.done = on_copy;
             r.arg = c;
         }
@@ -182,15 +235,22 @@ static void send_all(char addrs[][ROUTER_ADDR_MAX], size_t k,
     }
 }
 
-size_t replica_set_line(const struct item *it, char *line, size_t cap)
+size_t replica_set_line(const struct item *it, uint64_t base, char *line,
+                        size_t cap)
 {
     rel_time_t exp = item_exptime(it), now = clock_now();
     uint64_t ttl = exp == 0 ? 0 : exp > now ? exp - now : 1;
     bool stale = (item_flags_load(it) & ITEM_STALE) != 0;
-    int n = snprintf(line, cap, "rc_set %.*s %u %" PRIu64 " %u %" PRIu64
-                     "%s\r\n", (int)it->nkey, item_key(it),
-                     item_cflags(it), ttl, (unsigned)it->nbytes,
-                     cache_item_version(it), stale ? " S" : "");
+    char based[24] = "";
+    int n;
+
+    if (base != 0) {
+        snprintf(based, sizeof(based), " b%" PRIu64, base);
+    }
+    n = snprintf(line, cap, "rc_set %.*s %u %" PRIu64 " %u %" PRIu64
+                 "%s%s\r\n", (int)it->nkey, item_key(it), item_cflags(it),
+                 ttl, (unsigned)it->nbytes, cache_item_version(it),
+                 stale ? " S" : "", based);
 
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
@@ -214,23 +274,28 @@ size_t replica_value(const struct item *it, char **buf, size_t *cap)
 }
 
 static void send_item(char addrs[][ROUTER_ADDR_MAX], size_t k,
-                      const struct item *it)
+                      const struct item *it, const struct copy_of *of)
 {
     char line[REPLICA_LINE_MAX], *value = NULL;
-    size_t cap = 0, n = replica_set_line(it, line, sizeof(line));
+    size_t cap = 0, n = replica_set_line(it, of->base, line, sizeof(line));
     size_t vlen = n > 0 ? replica_value(it, &value, &cap) : 0;
 
     if (vlen > 0) {
-        send_all(addrs, k, line, n, value, vlen);
+        send_all(addrs, k, of, line, n, value, vlen);
         __atomic_add_fetch(&totals.sets_sent, k, __ATOMIC_RELAXED);
     }
     free(value);
 }
 
-/* The change hook (cache.h): the key's state now, to the other owners. */
-static void on_change(const char *key, size_t nkey)
+/* The change hook (cache.h): the key's state now, to the other owners.
+ * A read-modify-write's result goes with its base, unless the key has
+ * changed again since (that later state is sent unconditioned: the later
+ * write's own copy carries the condition). */
+static void on_change(const char *key, size_t nkey,
+                      const struct cache_change *how)
 {
     char addrs[REPLICA_MAX][ROUTER_ADDR_MAX];
+    struct copy_of of = { key, nkey, 0, 0 };
     struct item *it;
     size_t k;
 
@@ -241,9 +306,13 @@ static void on_change(const char *key, size_t nkey)
     if (k == 0 && write_acks <= 1) {
         return;
     }
-    it = cache_peek(key, nkey);
+    it = cache_peek_quiet(key, nkey);
     if (it != NULL) {
-        send_item(addrs, k, it);
+        if (how->base != 0 && how->version == cache_item_version(it)) {
+            of.base = how->base;
+            of.version = how->version;
+        }
+        send_item(addrs, k, it, &of);
         item_put(it);
     } else {
         /* Absent now: deleted, at a version above every write of it seen
@@ -255,7 +324,7 @@ static void on_change(const char *key, size_t nkey)
 
         tombstone_put(key, nkey, v);
         if (n > 0 && (size_t)n < sizeof(line)) {
-            send_all(addrs, k, line, (size_t)n, NULL, 0);
+            send_all(addrs, k, &of, line, (size_t)n, NULL, 0);
             __atomic_add_fetch(&totals.deletes_sent, k, __ATOMIC_RELAXED);
         }
     }
@@ -285,6 +354,16 @@ void replica_count_deleted(void)
     count(&totals.deleted);
 }
 
+void replica_count_conflict(void)
+{
+    count(&totals.conflicts);
+}
+
+void replica_count_adopted(void)
+{
+    count(&totals.adopted);
+}
+
 void replica_stats_get(struct replica_stats *out)
 {
     out->sets_sent = __atomic_load_n(&totals.sets_sent, __ATOMIC_RELAXED);
@@ -295,4 +374,6 @@ void replica_stats_get(struct replica_stats *out)
     out->deleted = __atomic_load_n(&totals.deleted, __ATOMIC_RELAXED);
     out->acks_failed = __atomic_load_n(&totals.acks_failed,
                                        __ATOMIC_RELAXED);
+    out->conflicts = __atomic_load_n(&totals.conflicts, __ATOMIC_RELAXED);
+    out->adopted = __atomic_load_n(&totals.adopted, __ATOMIC_RELAXED);
 }

@@ -20,6 +20,16 @@
  * seconds left (0: none), so the nodes' wall clocks do not shift expiry;
  * S marks a meta-invalidated (stale) item.
  *
+ * A read-modify-write's result also carries b<base>, the version it was
+ * computed from. While views differ, two nodes can each take themselves
+ * for a key's first owner and apply an incr to their own copies; the
+ * newer version would then silently undo the other's. So a receiver that
+ * holds a state newer than base (not this very version) refuses it with
+ * "CONFLICT <its version>", which is no acknowledgement, and the sender
+ * takes the receiver's state as a new write of its own (replica_adopt.c):
+ * the write that conflicted is lost, and with --write-acks >= 2 its client
+ * was told so. With one acknowledgement it may have been told STORED.
+ *
  * By default the reply to the client does not wait for the other owners
  * (one acknowledgement): a write the first owner acknowledged and that
  * the others missed, because the first owner died within about a round
@@ -50,9 +60,10 @@ extern "C" {
 
 struct item;
 
-/* rc_set's line for it into line (cap bytes): its length, 0 if it does
- * not fit. */
-size_t replica_set_line(const struct item *it, char *line, size_t cap);
+/* rc_set's line for it into line (cap bytes), with b<base> unless base is
+ * 0: its length, 0 if it does not fit. */
+size_t replica_set_line(const struct item *it, uint64_t base, char *line,
+                        size_t cap);
 /* it's value and its "\r\n" into *buf, grown (realloc) as needed: the
  * length, 0 when out of memory. */
 size_t replica_value(const struct item *it, char **buf, size_t *cap);
@@ -74,11 +85,22 @@ struct replica_stats {
     uint64_t deleted;             /* received deletes that removed one */
     uint64_t acks_failed;         /* writes answered as failed: fewer
                                    * than --write-acks owners answered */
+    uint64_t conflicts;           /* received results refused: a newer
+                                   * state than their base is here */
+    uint64_t adopted;             /* another owner's state taken after
+                                   * a conflict */
 };
 void replica_stats_get(struct replica_stats *out);
 /* For server/replica_apply.c, which counts what it receives. */
 void replica_count_applied(bool kept);
 void replica_count_deleted(void);
+void replica_count_conflict(void);
+void replica_count_adopted(void);
+
+/* After addr answered "CONFLICT have" to this node's result at version
+ * for key: takes addr's state (replica_adopt.c). A worker thread only. */
+void replica_adopt(const char *addr, const char *key, size_t nkey,
+                   uint64_t version, uint64_t have);
 
 #ifdef __cplusplus
 }

@@ -69,8 +69,9 @@ struct conn_pending {
     bool noreply;
     int64_t exptime;              /* as the client sent it (forwarding) */
     /* server/replica_apply.c: non-zero while an rc_set's value is read
-     * (p->cas then holds its version). */
+     * (p->cas then holds its version, replica_base its base or 0). */
     uint8_t replica;
+    uint64_t replica_base;
     /* A request line for a key's owner, kept (heap) while its value is
      * read; the handler takes it back, else it is freed with c. */
     char *forward;

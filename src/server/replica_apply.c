@@ -5,9 +5,15 @@
  * again after: a delete that lands in between (its tombstone first, then
  * its removal of older items) either sees the stored copy and removes it
  * or is seen by the second check, so the older copy never survives it.
+ *
+ * A copy with a base (a read-modify-write's result, see replica.h) that
+ * finds a newer state than its base here, item or tombstone, is refused
+ * with "CONFLICT <version here>": the sender takes this state instead.
  */
 #include "server/replica_apply.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cache/cache.h"
@@ -33,12 +39,26 @@ static void on_set(struct conn *c, struct text_token *t, size_t n)
     enum cache_status st;
     struct conn_pending *p;
 
-    if ((n != 6 && n != 7) || t[1].length > KEY_MAX_LENGTH ||
+    uint64_t base = 0;
+    bool stale = false;
+    size_t i;
+
+    for (i = 6; i < n; i++) {     /* [S] [b<base>], in that order */
+        if (!stale && base == 0 && strcmp(t[i].value, "S") == 0) {
+            stale = true;
+        } else if (base == 0 && t[i].value[0] == 'b' &&
+                   num_parse_u64(t[i].value + 1, &base) && base != 0) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (n < 6 || i != n || t[1].length > KEY_MAX_LENGTH ||
         !num_parse_u32(t[2].value, &flags) ||
         !num_parse_u64(t[3].value, &ttl) ||
         !num_parse_u32(t[4].value, &bytes) ||
         !num_parse_u64(t[5].value, &version) || version == 0 ||
-        (n == 7 && strcmp(t[6].value, "S") != 0)) {
+        base >= version) {
         reply(c, "CLIENT_ERROR bad command line format");
         return;
     }
@@ -54,8 +74,9 @@ static void on_set(struct conn *c, struct text_token *t, size_t n)
         return;
     }
     p = conn_pending(c);
-    p->replica = n == 7 ? REPLICA_COPY_STALE : REPLICA_COPY;
+    p->replica = stale ? REPLICA_COPY_STALE : REPLICA_COPY;
     p->cas = version;
+    p->replica_base = base;
     conn_read_value(c, it, 2);
 }
 
@@ -67,7 +88,7 @@ bool replica_apply_owns_value(struct conn *c)
 void replica_apply_on_value(struct conn *c, struct item *it, bool valid)
 {
     struct conn_pending *p = conn_pending(c);
-    uint64_t version = p->cas, floor;
+    uint64_t version = p->cas, base = p->replica_base, floor, have = 0;
     bool stale = p->replica == REPLICA_COPY_STALE;
     enum cache_status st;
 
@@ -79,12 +100,25 @@ void replica_apply_on_value(struct conn *c, struct item *it, bool valid)
     if (stale) {
         cache_item_flags_or(it, ITEM_STALE);
     }
-    if (tombstone_get(item_key(it), it->nkey) >= version) {
+    floor = tombstone_get(item_key(it), it->nkey);
+    if (base != 0 && floor > base && floor != version) {
+        st = CACHE_CONFLICT;      /* deleted here after the base */
+        have = floor;
+    } else if (floor >= version) {
         replica_count_applied(false);
         reply(c, "NOT_STORED");
         return;
+    } else {
+        st = cache_put_version_based(it, version, base, &have);
     }
-    st = cache_put_version(it, version);
+    if (st == CACHE_CONFLICT) {
+        char line[48];
+
+        replica_count_conflict();
+        snprintf(line, sizeof(line), "CONFLICT %" PRIu64, have);
+        reply(c, line);
+        return;
+    }
     floor = tombstone_get(item_key(it), it->nkey);
     if (st == CACHE_STORED && floor >= version) {
         cache_delete_below(item_key(it), it->nkey, floor);

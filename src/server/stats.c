@@ -336,6 +336,8 @@ static void replica_stats(struct stats_sink *c)
     stat_u64(c, "replica_older", rs.older);
     stat_u64(c, "replica_deleted", rs.deleted);
     stat_u64(c, "write_acks_failed", rs.acks_failed);
+    stat_u64(c, "replica_conflicts", rs.conflicts);
+    stat_u64(c, "replica_adopted", rs.adopted);
     stat_u64(c, "tombstones", ts.live);
     stat_u64(c, "tombstone_slots", ts.slots);
     stat_u64(c, "tombstones_recorded", ts.recorded);

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -332,6 +334,79 @@ TEST_F(Replica, KilledNodeLosesNoAcknowledgedWrite) {
         return a.gets("kn:after").find("VALUE") == 0 && b.gets("kn:after").find("VALUE") == 0;
       },
       3000));
+}
+
+
+// A node killed -9 and restarted on the same port before anyone declared
+// it dead: the ring never changed, so no rebalance would send it the keys
+// it lost. Its new boot (in its gossip metadata) tells the others it
+// restarted, and they send it every key it owns that they hold.
+TEST(ReplicaRestart, ANodeRestartedOnItsPortGetsItsKeysBackThoughNeverDeclaredDead) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  constexpr int n = 3;
+  int port[n], gossip[n];
+  for (int i = 0; i < n; i++) {
+    port[i] = rc_test::find_free_port();
+    gossip[i] = rc_test::find_free_port();
+  }
+  auto argv = [&](int i) {
+    std::vector<std::string> a = {rc_test::ringcached_path(), "-l", "127.0.0.1", "-p",
+                                  std::to_string(port[i]), "--node-name", "rs" + std::to_string(i),
+                                  "--gossip-port", std::to_string(gossip[i]), "--replicas", "2",
+                                  // Suspected for seconds, never dead here.
+                                  "--gossip-suspicion-mult", "30"};
+    a.insert(a.end(), rc_ct::fast_timings().begin(), rc_ct::fast_timings().end());
+    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip[0])});
+    return rc_dt::with_user(a);
+  };
+  std::unique_ptr<rc_dt::Spawned> d[n];
+  for (int i = 0; i < n; i++) d[i].reset(new rc_dt::Spawned(argv(i)));
+  auto all_on_ring = [&] {
+    for (int i = 0; i < n; i++) {
+      int fd = rc_dt::connect_tcp("127.0.0.1", port[i], 200);
+      if (fd < 0) return false;  // not listening yet
+      close(fd);
+      if (rc_ct::alive_on_ring(port[i]) != (size_t)n) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(rc_ct::wait_for(all_on_ring, 10000));
+  constexpr int kKeys = 300;
+  {
+    Client c(port[0]);
+    for (int k = 0; k < kKeys; k++)
+      ASSERT_EQ("STORED\r\n", c.cmd("set rs-" + std::to_string(k) + " 0 0 2\r\nv" +
+                                     std::to_string(k % 10) + "\r\n"));
+  }
+  long long dead0 = rc_ct::cluster_stat(port[0], "deaths");
+  d[2]->signal(SIGKILL);
+  ASSERT_GE(d[2]->wait_exit(5000), 0);
+  d[2].reset(new rc_dt::Spawned(argv(2)));
+  ASSERT_TRUE(rc_ct::wait_for(all_on_ring, 10000));
+  std::string self = "127.0.0.1:" + std::to_string(port[2]);
+  int owned = 0, missing = 0;
+  std::string first;
+  bool back = rc_ct::wait_for(
+      [&] {
+        owned = missing = 0;
+        Local l(port[2]);
+        for (int k = 0; k < kKeys; k++) {
+          std::string key = "rs-" + std::to_string(k);
+          std::vector<std::string> own = Owners(port[0], key);
+          if (std::find(own.begin(), own.end(), self) == own.end()) continue;
+          owned++;
+          std::string want = "VALUE " + key + " 0 2\r\nv" + std::to_string(k % 10) + "\r\nEND\r\n";
+          unsigned long long cas;
+          if (WithoutCas(l.gets(key), &cas) != want && missing++ == 0) first = key;
+        }
+        return owned > 0 && missing == 0;
+      },
+      10000);
+  EXPECT_TRUE(back) << missing << " of " << owned << " keys missing on the restarted node, first "
+                    << first;
+  EXPECT_GT(owned, kKeys / 3);
+  // Never declared dead: the ring did not change, the boot did.
+  EXPECT_EQ(dead0, rc_ct::cluster_stat(port[0], "deaths"));
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // failed after the peer timeout, in the text, meta and binary protocols,
 // and in order with the requests around it, while a noreply write does
 // not hold up the connection; once the owner is back, writes succeed
-// again.
+// again. An incr computed from a value another owner has moved past is
+// not acknowledged, and the owners then agree.
 #include <signal.h>
 #include <stdio.h>
 
@@ -83,11 +84,13 @@ class WriteAcks : public ::testing::Test {
 rc_ct::Nodes* WriteAcks::nodes_ = nullptr;
 
 // A connection that sees what one node holds (rc_peer: served there).
-std::string LocalGet(int port, const std::string& key) {
+std::string LocalRead(int port, const std::string& cmd, const std::string& key) {
   Client c(port);
   if (c.cmd("rc_peer tester text\r\n") != "OK\r\n") return "no rc_peer";
-  return c.cmd("get " + key + "\r\n", "END\r\n");
+  return c.cmd(cmd + " " + key + "\r\n", "END\r\n");
 }
+std::string LocalGet(int port, const std::string& key) { return LocalRead(port, "get", key); }
+std::string LocalGets(int port, const std::string& key) { return LocalRead(port, "gets", key); }
 
 // Every acknowledged write is on both owners when its reply arrives: each
 // owner's own copy is read right after the reply, with no wait.
@@ -196,6 +199,59 @@ TEST_F(WriteAcks, AStoppedOwnerFailsWritesAfterThePeerTimeout) {
   std::string want = "VALUE " + k + " 0 4\r\nback\r\nEND\r\n";
   EXPECT_EQ(want, LocalGet(node(0)->port(), k));
   EXPECT_EQ(want, LocalGet(node(2)->port(), k));
+}
+
+// The cas of key on one node's own copy (its version); 0 if absent.
+unsigned long long LocalVersion(int port, const std::string& key) {
+  std::string r = LocalGets(port, key);
+  size_t sp = r.rfind(' ', r.find("\r\n"));
+  return r.compare(0, 6, "VALUE ") == 0 ? std::stoull(r.substr(sp + 1)) : 0;
+}
+
+// Two nodes that each took themselves for a key's first owner (their
+// views differed) each applied an incr to their own copy: here the second
+// owner holds a write (injected as a copy from elsewhere, at a version
+// just above the first owner's) that the first owner never saw. The first
+// owner's incr, computed from the older value, must not be acknowledged
+// (it would silently undo that write), and afterwards both owners agree
+// on the write it would have undone; the next incr counts from there.
+// Then the same with the other owner's version far ahead (its clock ahead
+// of ours): the result is the same.
+TEST_F(WriteAcks, AnIncrFromABaseAnotherOwnerHasMovedPastIsNotAcknowledged) {
+  std::string k = KeyOwnedBy(0, 1, "wa-rmw-");
+  ASSERT_FALSE(k.empty());
+  Client c(node(0)->port());
+  long long conflicts0 = Stat(node(1)->port(), "replica_conflicts");
+  long long adopted0 = Stat(node(0)->port(), "replica_adopted");
+  const unsigned long long ahead[] = {1, 60000ull << 10};  // versions: +1, a minute
+  int round = 0;
+  for (unsigned long long delta : ahead) {
+    SCOPED_TRACE("other owner's version ahead by " + std::to_string(delta));
+    ASSERT_EQ("STORED\r\n", c.cmd("set " + k + " 0 0 2\r\n10\r\n"));
+    unsigned long long v = LocalVersion(node(0)->port(), k);
+    ASSERT_NE(0u, v);
+    ASSERT_EQ(v, LocalVersion(node(1)->port(), k));
+    {
+      Client p(node(1)->port());
+      ASSERT_EQ("OK\r\n", p.cmd("rc_peer tester text\r\n"));
+      ASSERT_EQ("STORED\r\n",
+                p.cmd("rc_set " + k + " 0 0 2 " + std::to_string(v + delta) + "\r\n20\r\n"));
+    }
+    rc_test::sleep_ms(5);  // our next version is above v + 1 on the wall clock
+    EXPECT_EQ("SERVER_ERROR replicas unavailable\r\n", c.cmd("incr " + k + " 1\r\n"));
+    std::string want = "VALUE " + k + " 0 2\r\n20\r\nEND\r\n";
+    EXPECT_TRUE(rc_ct::wait_for(
+        [&] { return LocalGet(node(0)->port(), k) == want && LocalGet(node(1)->port(), k) == want; },
+        5000))
+        << LocalGet(node(0)->port(), k) << LocalGet(node(1)->port(), k);
+    EXPECT_EQ("21\r\n", c.cmd("incr " + k + " 1\r\n"));
+    want = "VALUE " + k + " 0 2\r\n21\r\nEND\r\n";
+    EXPECT_EQ(want, LocalGet(node(0)->port(), k));
+    EXPECT_EQ(want, LocalGet(node(1)->port(), k));
+    round++;
+    EXPECT_GE(Stat(node(1)->port(), "replica_conflicts") - conflicts0, round);
+    EXPECT_GE(Stat(node(0)->port(), "replica_adopted") - adopted0, round);
+  }
 }
 
 }  // namespace

@@ -253,6 +253,7 @@ void conn_set_from_peer(struct conn *c) { c->from_peer = true; }
 bool conn_from_peer(const struct conn *c) { return c->from_peer; }
 void replica_count_applied(bool kept) { (void)kept; }
 void replica_count_deleted(void) {}
+void replica_count_conflict(void) {}
 unsigned replica_count(void) { return 1; }
 
 /* ---- the driver --------------------------------------------------------- */

@@ -27,10 +27,12 @@
 namespace {
 
 std::vector<std::string> changes;
+std::vector<struct cache_change> hows;   /* what each change was based on */
 
-void OnChange(const char *key, size_t nkey)
+void OnChange(const char *key, size_t nkey, const struct cache_change *how)
 {
     changes.emplace_back(key, nkey);
+    hows.push_back(*how);
 }
 
 void SetupCache(bool versions = true)
@@ -267,6 +269,81 @@ TEST(CacheVersion, EveryClientChangeRunsTheHookAndCopiesDoNot)
         EXPECT_EQ(Put("b", "v", hlc_next() + 1), CACHE_STORED);
         EXPECT_EQ(cache_delete_below("b", 1, hlc_next() + 1), CACHE_OK);
         EXPECT_EQ(changes.size(), 0u);
+    });
+}
+
+/* Replication sends a read-modify-write's result with the version it was
+ * computed from, so another owner can tell a result that would undo a
+ * write it holds. */
+TEST(CacheVersion, ReadModifyWritesReportTheirBase)
+{
+    isolate::run([] {
+        SetupCache();
+        ASSERT_EQ(Set("a", "1"), CACHE_STORED);
+        uint64_t v0 = Get("a").second;
+        hows.clear();
+        struct cache_delta_req d = {};
+        struct cache_delta_res r;
+        d.incr = true;
+        d.delta = 1;
+        ASSERT_EQ(cache_delta("a", 1, &d, &r), CACHE_OK);
+        uint64_t v1 = Get("a").second;
+        struct item *app = Make("a", "0");
+        ASSERT_EQ(cache_store(app, CACHE_APPEND, 0, nullptr), CACHE_STORED);
+        item_put(app);
+        uint64_t v2 = Get("a").second;
+        struct item *cas = Make("a", "x");
+        ASSERT_EQ(cache_store(cas, CACHE_CAS, v2, nullptr), CACHE_STORED);
+        item_put(cas);
+        uint64_t v3 = Get("a").second;
+        ASSERT_EQ(Set("a", "y"), CACHE_STORED);
+        ASSERT_EQ(hows.size(), 4u);
+        EXPECT_EQ(hows[0].base, v0);
+        EXPECT_EQ(hows[0].version, v1);
+        EXPECT_EQ(hows[1].base, v1);
+        EXPECT_EQ(hows[1].version, v2);
+        EXPECT_EQ(hows[2].base, v2);
+        EXPECT_EQ(hows[2].version, v3);
+        EXPECT_EQ(hows[3].base, 0u);   /* a set depends on nothing */
+        EXPECT_EQ(Get("a").first, "y");
+    });
+}
+
+TEST(CacheVersion, AResultOverAWriteItsBaseDidNotHaveIsAConflict)
+{
+    isolate::run([] {
+        SetupCache();
+        uint64_t base = hlc_next();
+        ASSERT_EQ(Put("k", "5", base), CACHE_STORED);
+        /* Computed from what is here: stored. */
+        struct item *it = Make("k", "6");
+        uint64_t have = 0;
+        EXPECT_EQ(cache_put_version_based(it, base + 10, base, &have),
+                  CACHE_STORED);
+        item_put(it);
+        /* The same result again (a second holder sent it): the same write. */
+        it = Make("k", "6");
+        EXPECT_EQ(cache_put_version_based(it, base + 10, base, &have),
+                  CACHE_EXISTS);
+        item_put(it);
+        /* Another node's incr from the old base, newer or older by its
+         * clock: refused either way, and told what is here. */
+        it = Make("k", "6");
+        EXPECT_EQ(cache_put_version_based(it, base + 20, base, &have),
+                  CACHE_CONFLICT);
+        EXPECT_EQ(have, base + 10);
+        item_put(it);
+        it = Make("k", "6");
+        EXPECT_EQ(cache_put_version_based(it, base + 5, base, &have),
+                  CACHE_CONFLICT);
+        item_put(it);
+        EXPECT_EQ(Get("k").first, "6");
+        EXPECT_EQ(Get("k").second, base + 10);
+        /* Nothing here (this owner missed the earlier writes): stored. */
+        it = Make("n", "1");
+        EXPECT_EQ(cache_put_version_based(it, base + 30, base + 29, &have),
+                  CACHE_STORED);
+        item_put(it);
     });
 }
 
