@@ -180,10 +180,12 @@ static void deliver(struct peer_link_stats *ps, struct peer_req *r,
  * for a read that can fail over, else what the router chose (a miss for
  * a read, as a memcached client has for a dead server, an error for
  * anything else). */
-static void fail_one(struct peer_link_stats *ps, struct peer_req *r)
+static void fail_one(struct peer_link_stats *ps, struct peer_req *r,
+                     bool sent)
 {
     if (r->retry != NULL && r->ref != NULL && r->ref->c != NULL &&
-        my_pool != NULL && !my_pool->closing) {
+        my_pool != NULL && !my_pool->closing &&
+        !(sent && r->retry->unsent_only)) {
         __atomic_sub_fetch(&ps->in_flight, 1, __ATOMIC_RELAXED);
         if (peer_failover(r)) {
             return;               /* r now waits on another link */
@@ -209,7 +211,9 @@ static void link_fail(struct link *l, bool timeout)
             count(timeout ? &peer_totals.timeouts : &peer_totals.errors);
             count(timeout ? &l->pc->s.timeouts : &l->pc->s.errors);
         }
-        fail_one(&l->pc->s, &r);
+        /* Before the handshake's answer, nothing but the handshake has
+         * been written on the connection (link_write). */
+        fail_one(&l->pc->s, &r, l->ready);
     }
     if (l->fd >= 0) {
         /* Reset, not FIN: what the kernel still holds for the peer

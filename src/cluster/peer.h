@@ -71,6 +71,13 @@ struct peer_request {
      * left. */
     const char *key;              /* NULL: no failover */
     size_t nkey;
+    /* With key, a write: it goes to the next owner only if this one
+     * never received it (its link had not finished connecting), since a
+     * write that may have run must not run twice. That covers an owner
+     * that is down (refused, or its connect timed out) until gossip
+     * declares it dead; one that stops answering after the write left
+     * fails it, as before. */
+    bool unsent_only;
     /* peer_send only: called on the sending thread with the owner's
      * reply (ok) or, when the link failed or timed out, with ok false
      * and no reply. NULL: the answer is dropped. */

@@ -1,7 +1,8 @@
 /*
  * peer_failover: where a read goes when its owner fails (peer.h,
- * peer_request.key): the next owner on the ring of now that has not been
- * asked, this node included.
+ * peer_request.key), or a write its owner never received
+ * (peer_request.unsent_only): the next owner on the ring of now that has
+ * not been asked, this node included.
  */
 #include "cluster/peer_internal.h"
 
@@ -65,6 +66,11 @@ bool peer_failover(struct peer_req *r)
         q.binary = t->binary;
         q.req = t->bytes;
         q.n = t->n;
+        q.value = t->vlen > 0 ? t->bytes + t->n : NULL;
+        q.vlen = t->vlen;
+        q.key = t->key;
+        q.nkey = t->nkey;
+        q.unsent_only = t->unsent_only;
         q.kind = (enum peer_reply_kind)t->kind;
         q.opcode = t->opcode;
         q.drop = r->drop;
@@ -80,11 +86,11 @@ struct retry *peer_retry_of(const struct peer_request *q)
 {
     struct retry *t;
 
-    if (q->key == NULL || q->nkey > KEY_MAX_LENGTH || q->vlen > 0 ||
-        replica_count() < 2) {
+    if (q->key == NULL || q->nkey > KEY_MAX_LENGTH ||
+        (q->vlen > 0 && !q->unsent_only) || replica_count() < 2) {
         return NULL;
     }
-    t = malloc(sizeof(*t) + q->n);
+    t = malloc(sizeof(*t) + q->n + q->vlen);
     if (t != NULL) {
         t->tried[0] = addr_hash(q->addr);
         t->ntried = 1;
@@ -93,8 +99,13 @@ struct retry *peer_retry_of(const struct peer_request *q)
         t->opcode = q->opcode;
         t->nkey = (uint8_t)q->nkey;
         memcpy(t->key, q->key, q->nkey);
+        t->unsent_only = q->unsent_only;
         t->n = q->n;
         memcpy(t->bytes, q->req, q->n);
+        t->vlen = q->vlen;
+        if (q->vlen > 0) {
+            memcpy(t->bytes + q->n, q->value, q->vlen);
+        }
     }
     return t;
 }

@@ -23,9 +23,10 @@ struct retry {
     bool binary;
     uint8_t kind, opcode;
     uint8_t nkey;
+    bool unsent_only;             /* a write (peer_request.unsent_only) */
     char key[KEY_MAX_LENGTH];
-    size_t n;
-    char bytes[];                 /* the request as sent */
+    size_t n, vlen;
+    char bytes[];                 /* the request as sent, then its value */
 };
 
 struct peer_req {

@@ -76,11 +76,12 @@ static void send(struct conn *c, const char *addr, const struct bin_header *h,
     q.opcode = h->opcode;
     q.fail = fail;
     q.fail_len = fail_packet(h, key, fail);
-    if (bin_loud_opcode(h->opcode) == BIN_GET ||
-        bin_loud_opcode(h->opcode) == BIN_GETK) {
-        q.key = key;              /* another owner can answer a get */
-        q.nkey = h->keylen;
-    }
+    /* With --replicas, another owner can answer a get, and take a write
+     * this one never got (peer.h unsent_only). */
+    q.key = h->keylen > 0 ? key : NULL;
+    q.nkey = h->keylen;
+    q.unsent_only = bin_loud_opcode(h->opcode) != BIN_GET &&
+                    bin_loud_opcode(h->opcode) != BIN_GETK;
     router_forward(c, &q);
 }
 

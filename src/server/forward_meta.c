@@ -62,16 +62,17 @@ static size_t build(const struct meta_request *r, char *buf, size_t cap)
     return n + 2;
 }
 
+/* With --replicas, another owner can answer an mg, and take a write
+ * this one never got (peer.h unsent_only). */
 static void send(struct conn *c, const char *addr, const char *line,
                  size_t n, const char *value, size_t vlen, const char *miss,
-                 size_t miss_len, const struct meta_request *read)
+                 size_t miss_len, const char *key, size_t nkey, bool write)
 {
     struct peer_request q = { 0 };
 
-    if (read != NULL) {           /* another owner can answer an mg */
-        q.key = read->key;
-        q.nkey = read->nkey;
-    }
+    q.key = key;
+    q.nkey = nkey;
+    q.unsent_only = write;
     q.addr = addr;
     q.req = line;
     q.n = n;
@@ -105,7 +106,7 @@ void forward_meta(struct conn *c, const char *addr,
     }
     memcpy(line + n, MN, sizeof(MN) - 1);
     send(c, addr, line, n + sizeof(MN) - 1, NULL, 0, miss, miss_len,
-         r->cmd == META_GET ? r : NULL);
+         r->key, r->nkey, r->cmd != META_GET);
 }
 
 char *forward_meta_set_line(const struct meta_request *r)
@@ -135,7 +136,7 @@ void forward_meta_set(struct conn *c, const char *addr, char *line,
         item_copy_out(it, 0, value, vlen);
         memcpy(value + vlen, "\r\n" MN, 2 + sizeof(MN) - 1);
         send(c, addr, line, strlen(line), value, vlen + 2 + sizeof(MN) - 1,
-             NULL, 0, NULL);
+             NULL, 0, item_key(it), it->nkey, true);
     }
     free(value);
     free(line);

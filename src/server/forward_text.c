@@ -13,13 +13,19 @@
 
 #define LINE_MAX_FWD (KEY_MAX_LENGTH + 96)
 
+/* A write of key (or a gat): with --replicas, to the next owner if this
+ * one never got it (peer.h unsent_only). */
 static void send(struct conn *c, const char *addr, const char *line,
                  size_t n, const char *value, size_t vlen,
-                 enum peer_reply_kind kind, bool drop)
+                 enum peer_reply_kind kind, bool drop, const char *key,
+                 size_t nkey)
 {
     struct peer_request r = { 0 };
 
     r.addr = addr;
+    r.key = key;
+    r.nkey = nkey;
+    r.unsent_only = true;
     r.req = line;
     r.n = n;
     r.value = value;
@@ -55,12 +61,13 @@ static void send_read(struct conn *c, const char *addr, const char *line,
 }
 
 static void send_line(struct conn *c, const char *addr, const char *line,
-                      int n, enum peer_reply_kind kind, bool drop)
+                      int n, enum peer_reply_kind kind, bool drop,
+                      const char *key, size_t nkey)
 {
     if (n <= 0 || n >= LINE_MAX_FWD) {
         return;                   /* cannot happen: keys are <= 250 bytes */
     }
-    send(c, addr, line, (size_t)n, NULL, 0, kind, drop);
+    send(c, addr, line, (size_t)n, NULL, 0, kind, drop, key, nkey);
 }
 
 void forward_text_get(struct conn *c, const char *addr, const char *key,
@@ -82,7 +89,7 @@ void forward_text_get(struct conn *c, const char *addr, const char *key,
         send_read(c, addr, line, v + 1 + nkey + 2, key, nkey);
         return;
     }
-    send_line(c, addr, line, n, PEER_REPLY_GET, false);
+    send_line(c, addr, line, n, PEER_REPLY_GET, false, key, nkey);
 }
 
 void forward_text_store(struct conn *c, const char *addr, int mode,
@@ -117,7 +124,7 @@ void forward_text_store(struct conn *c, const char *addr, int mode,
     item_copy_out(it, 0, value, it->nbytes);
     memcpy(value + it->nbytes, "\r\n", 2);
     send(c, addr, line, (size_t)n, value, (size_t)it->nbytes + 2,
-         PEER_REPLY_LINE, noreply);
+         PEER_REPLY_LINE, noreply, item_key(it), it->nkey);
     free(value);
 }
 
@@ -127,7 +134,7 @@ void forward_text_delete(struct conn *c, const char *addr, const char *key,
     char line[LINE_MAX_FWD];
     int n = snprintf(line, sizeof(line), "delete %.*s\r\n", (int)nkey, key);
 
-    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply);
+    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply, key, nkey);
 }
 
 void forward_text_delta(struct conn *c, const char *addr, const char *key,
@@ -137,7 +144,7 @@ void forward_text_delta(struct conn *c, const char *addr, const char *key,
     int n = snprintf(line, sizeof(line), "%s %.*s %" PRIu64 "\r\n",
                      incr ? "incr" : "decr", (int)nkey, key, delta);
 
-    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply);
+    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply, key, nkey);
 }
 
 void forward_text_touch(struct conn *c, const char *addr, const char *key,
@@ -147,7 +154,7 @@ void forward_text_touch(struct conn *c, const char *addr, const char *key,
     int n = snprintf(line, sizeof(line), "touch %.*s %" PRId64 "\r\n",
                      (int)nkey, key, exptime);
 
-    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply);
+    send_line(c, addr, line, n, PEER_REPLY_LINE, noreply, key, nkey);
 }
 
 void forward_text_flush(struct conn *c, int64_t delay)

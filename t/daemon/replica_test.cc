@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bin_util.h"
 #include "cluster_util.h"
 #include "daemon_util.h"
 #include "harness.h"
@@ -407,6 +408,86 @@ TEST(ReplicaRestart, ANodeRestartedOnItsPortGetsItsKeysBackThoughNeverDeclaredDe
   EXPECT_GT(owned, kKeys / 3);
   // Never declared dead: the ring did not change, the boot did.
   EXPECT_EQ(dead0, rc_ct::cluster_stat(port[0], "deaths"));
+}
+
+
+// A first owner killed -9 and not declared dead yet: its writes go to the
+// next owner at once, since it never received them (connection refused),
+// in text, meta and binary; a read then finds them there.
+TEST(ReplicaFailover, WritesToAKilledOwnerGoToTheNextOwnerBeforeItIsDeclaredDead) {
+  if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
+  constexpr int n = 3;
+  int port[n], gossip[n];
+  for (int i = 0; i < n; i++) {
+    port[i] = rc_test::find_free_port();
+    gossip[i] = rc_test::find_free_port();
+  }
+  std::unique_ptr<rc_dt::Spawned> d[n];
+  for (int i = 0; i < n; i++) {
+    std::vector<std::string> a = {rc_test::ringcached_path(), "-l", "127.0.0.1", "-p",
+                                  std::to_string(port[i]), "--node-name", "wf" + std::to_string(i),
+                                  "--gossip-port", std::to_string(gossip[i]), "--replicas", "2",
+                                  "--gossip-suspicion-mult", "30"};
+    a.insert(a.end(), rc_ct::fast_timings().begin(), rc_ct::fast_timings().end());
+    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip[0])});
+    d[i].reset(new rc_dt::Spawned(rc_dt::with_user(a)));
+  }
+  ASSERT_TRUE(rc_ct::wait_for(
+      [&] {
+        for (int i = 0; i < n; i++) {
+          int fd = rc_dt::connect_tcp("127.0.0.1", port[i], 200);
+          if (fd < 0) return false;
+          close(fd);
+          if (rc_ct::alive_on_ring(port[i]) != (size_t)n) return false;
+        }
+        return true;
+      },
+      10000));
+  std::string dead = "127.0.0.1:" + std::to_string(port[2]);
+  std::vector<std::string> keys;  // first owner: node 2
+  std::string second;
+  for (int i = 0; keys.size() < 3 && i < 5000; i++) {
+    std::string k = "wf-" + std::to_string(i);
+    std::vector<std::string> own = Owners(port[0], k);
+    if (own.size() == 2 && own[0] == dead && (second.empty() || own[1] == second)) {
+      second = own[1];
+      keys.push_back(k);
+    }
+  }
+  ASSERT_EQ(3u, keys.size());
+  long long deaths0 = rc_ct::cluster_stat(port[0], "deaths");
+  d[2]->signal(SIGKILL);
+  ASSERT_GE(d[2]->wait_exit(5000), 0);
+
+  Client c(port[0]);
+  EXPECT_EQ("STORED\r\n", c.cmd("set " + keys[0] + " 0 0 4\r\ntext\r\n"));
+  EXPECT_EQ("HD\r\n", c.cmd("ms " + keys[1] + " 4\r\nmeta\r\n"));
+  Client b(port[0]);
+  ASSERT_TRUE(b.send(rc_bin::encode(
+      rc_bin::Req(rc_bin::OP_SET, keys[2], rc_bin::SetExtras(0, 0), "bin!", 0, 7))));
+  std::string buf;
+  std::vector<rc_bin::Resp> rs;
+  long long end = rc_test::now_ms() + 5000;
+  while (rs.empty() && rc_test::now_ms() < end) {
+    buf += b.recv_idle(50, 500);
+    rc_bin::decode(buf, &rs);
+  }
+  ASSERT_EQ(1u, rs.size());
+  EXPECT_EQ(0, rs[0].status);
+  // On the next owner, and read back through the entry node.
+  Local l(atoi(second.c_str() + second.rfind(':') + 1));
+  const char* vals[] = {"text", "meta", "bin!"};
+  for (int i = 0; i < 3; i++) {
+    unsigned long long cas;
+    std::string want = "VALUE " + keys[i] + " 0 4\r\n" + vals[i] + "\r\nEND\r\n";
+    EXPECT_EQ(want, WithoutCas(l.gets(keys[i]), &cas));
+    EXPECT_EQ(want, c.cmd("get " + keys[i] + "\r\n", "END\r\n"));
+  }
+  EXPECT_EQ("DELETED\r\n", c.cmd("delete " + keys[0] + "\r\n"));
+  EXPECT_EQ("END\r\n", l.gets(keys[0]));
+  // All of it before anyone declared node 2 dead.
+  EXPECT_EQ(deaths0, rc_ct::cluster_stat(port[0], "deaths"));
+  EXPECT_GE(rc_ct::cluster_stat(port[0], "failovers"), 4);
 }
 
 }  // namespace
