@@ -205,19 +205,22 @@ void cache_set_change_hook(void (*fn)(const char *key, size_t nkey,
     change_hook = fn;
 }
 
-void cache_changed_from(const char *key, size_t nkey, uint64_t base,
-                        uint64_t version)
+void cache_changed_from(const struct item *result, uint64_t base)
 {
-    struct cache_change how = { base, version };
+    struct cache_change how = { base, item_seq(result), result };
 
     if (change_hook != NULL) {
-        change_hook(key, nkey, &how);
+        change_hook(item_key(result), result->nkey, &how);
     }
 }
 
 void cache_changed(const char *key, size_t nkey)
 {
-    cache_changed_from(key, nkey, 0, 0);
+    struct cache_change how = { 0, 0, NULL };
+
+    if (change_hook != NULL) {
+        change_hook(key, nkey, &how);
+    }
 }
 
 /*
@@ -481,23 +484,32 @@ enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
     uint64_t hash = table_hash(item_key(it), it->nkey);
     enum cache_status st;
 
-    struct cache_change how = { 0, 0 };
+    struct cache_change how = { 0, 0, NULL };
+    const struct item *result = it;
 
     if (mode == CACHE_APPEND || mode == CACHE_PREPEND) {
         st = cache_store_concat(it, mode == CACHE_APPEND, cas, hash, &how);
+        if (st == CACHE_STORED) {
+            result = how.item;
+        }
     } else {
         st = store_whole(it, mode, cas, hash);
         if (st == CACHE_STORED && mode == CACHE_CAS) {
             how.base = cas;       /* it matched: the old item's version */
-            how.version = item_seq(it);
         }
     }
     if (st == CACHE_STORED) {
         if (stored_cas != NULL) {
-            *stored_cas = how.version != 0 && cache_opts.use_cas
-                              ? how.version : cache_item_cas(it);
+            *stored_cas = cache_item_cas(result);
         }
-        cache_changed_from(item_key(it), it->nkey, how.base, how.version);
+        if (how.base != 0) {
+            cache_changed_from(result, how.base);
+        } else {
+            cache_changed(item_key(result), result->nkey);
+        }
+    }
+    if (how.item != NULL) {
+        item_put((struct item *)how.item);
     }
     return st;
 }

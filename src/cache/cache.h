@@ -265,6 +265,10 @@ struct cache_change {
      * 0 for a change that does not depend on the old state. */
     uint64_t base;
     uint64_t version;
+    /* The result itself (the caller holds a reference for the hook's
+     * duration), NULL unless base is set: the key may hold a later
+     * state already. */
+    const struct item *item;
 };
 void cache_set_change_hook(void (*fn)(const char *key, size_t nkey,
                                       const struct cache_change *how));

@@ -74,17 +74,17 @@ bool cache_add_unique_seq(struct item *it, uint64_t hash, uint64_t seq);
 /* Runs the change hook (cache.h) for key; every successful change of a
  * key's state by a client command ends with it. */
 void cache_changed(const char *key, size_t nkey);
-/* The same for a read-modify-write: its result, at version, came from
- * the item at version base. */
-void cache_changed_from(const char *key, size_t nkey, uint64_t base,
-                        uint64_t version);
+/* The same for a read-modify-write: its result (linked, referenced by
+ * the caller) came from the item at version base. */
+void cache_changed_from(const struct item *result, uint64_t base);
 
 /* Unlinks exactly old (not a newer item under its key) and drops the
  * caller's reference; false if old was replaced or removed meanwhile. */
 bool cache_unlink_exact(struct item *old);
 
 /* append/prepend of it's value to the item stored under its key
- * (cache_rmw.c); *how gets the versions of the old item and the result. */
+ * (cache_rmw.c); *how gets the versions of the old item and the result,
+ * and the result with a reference the caller drops. */
 enum cache_status cache_store_concat(struct item *it, bool append,
                                      uint64_t cas, uint64_t hash,
                                      struct cache_change *how);

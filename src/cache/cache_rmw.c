@@ -82,12 +82,12 @@ enum cache_status cache_store_concat(struct item *it, bool append,
         if (ok) {
             how->base = item_seq(old);
             how->version = item_seq(fresh);
+            how->item = fresh;    /* the caller's reference now */
+            item_put(old);
+            return CACHE_STORED;
         }
         item_put(old);
         item_put(fresh);
-        if (ok) {
-            return CACHE_STORED;
-        }
     }
 }
 
@@ -216,7 +216,7 @@ enum cache_status cache_delta(const char *key, size_t nkey,
             res->len = len;
             res->cas = cache_item_cas(fresh);
             res->exptime = exptime;
-            cache_changed_from(key, nkey, item_seq(old), item_seq(fresh));
+            cache_changed_from(fresh, item_seq(old));
         }
         item_put(old);
         item_put(fresh);
@@ -287,7 +287,7 @@ enum cache_status cache_mdelete(const char *key, size_t nkey,
         won = cache_swap_exact(old, fresh, hash);
         if (won) {
             item_set_last_access(fresh, item_last_access(old));
-            cache_changed_from(key, nkey, item_seq(old), item_seq(fresh));
+            cache_changed_from(fresh, item_seq(old));
         }
         item_put(old);
         item_put(fresh);

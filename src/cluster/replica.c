@@ -287,10 +287,8 @@ static void send_item(char addrs[][ROUTER_ADDR_MAX], size_t k,
     free(value);
 }
 
-/* The change hook (cache.h): the key's state now, to the other owners.
- * A read-modify-write's result goes with its base, unless the key has
- * changed again since (that later state is sent unconditioned: the later
- * write's own copy carries the condition). */
+/* The change hook (cache.h): the key's state now, to the other owners;
+ * a read-modify-write's result, with its base. */
 static void on_change(const char *key, size_t nkey,
                       const struct cache_change *how)
 {
@@ -306,12 +304,15 @@ static void on_change(const char *key, size_t nkey,
     if (k == 0 && write_acks <= 1) {
         return;
     }
-    it = cache_peek_quiet(key, nkey);
-    if (it != NULL) {
-        if (how->base != 0 && how->version == cache_item_version(it)) {
-            of.base = how->base;
-            of.version = how->version;
-        }
+    if (how->item != NULL) {
+        /* This very result, even if the key has moved on since: a later
+         * state would go with a base it was not computed from. An owner
+         * that already has the later one answers CONFLICT with exactly
+         * the state here, which counts as held. */
+        of.base = how->base;
+        of.version = how->version;
+        send_item(addrs, k, how->item, &of);
+    } else if ((it = cache_peek_quiet(key, nkey)) != NULL) {
         send_item(addrs, k, it, &of);
         item_put(it);
     } else {
