@@ -17,6 +17,13 @@
  * seed in view keeps re-joining and, when the network heals, that one
  * push-pull merges the views (memberlist leaves this to the application).
  * In steady state every seed is in view and re-join sends nothing.
+ *
+ * Reconnect: each push-pull round also tries one member that is dead but
+ * not yet forgotten (Serf's reconnect). Otherwise a partition that heals
+ * within dead_retention is only noticed by gossip to the dead, which
+ * carries something only while a broadcast is pending, or by the next
+ * re-join, up to 1.5 rejoin intervals later; with nothing dead it sends
+ * nothing, and a really dead member costs one failed connect per round.
  */
 #include "cluster/gossip_internal.h"
 
@@ -155,6 +162,14 @@ static bool alive_other(struct gossip *g, const struct gossip_node *n,
     return n != g->self && n->m.state == GOSSIP_ALIVE;
 }
 
+static bool dead_other(struct gossip *g, const struct gossip_node *n,
+                       const void *arg, uint64_t now)
+{
+    (void)arg;
+    (void)now;
+    return n != g->self && n->m.state == GOSSIP_DEAD;
+}
+
 void gossip_sync_push_pull_tick(struct gossip *g, uint64_t now)
 {
     struct gossip_node *peer;
@@ -163,6 +178,10 @@ void gossip_sync_push_pull_tick(struct gossip *g, uint64_t now)
                                   g->cfg.push_pull_interval_ns, g->members.n),
                      GT_PUSH_PULL, 0, 0);
     if (!g->left && gossip_random_members(g, 1, alive_other, NULL, now,
+                                          &peer) == 1) {
+        push_pull_with(g, &peer->m.gossip_addr, GS_PUSH_PULL, 0, now);
+    }
+    if (!g->left && gossip_random_members(g, 1, dead_other, NULL, now,
                                           &peer) == 1) {
         push_pull_with(g, &peer->m.gossip_addr, GS_PUSH_PULL, 0, now);
     }
