@@ -338,40 +338,59 @@ TEST_F(Replica, KilledNodeLosesNoAcknowledgedWrite) {
 }
 
 
+// Three nodes with --replicas 2 on fixed ports (a restart keeps its
+// address, as in production), suspected for seconds and never dead here.
+class FixedCluster {
+ public:
+  static constexpr int n = 3;
+  explicit FixedCluster(const std::string& prefix) : prefix_(prefix) {
+    for (int i = 0; i < n; i++) {
+      port[i] = rc_test::find_free_port();
+      gossip_[i] = rc_test::find_free_port();
+    }
+    for (int i = 0; i < n; i++) start(i);
+  }
+  void start(int i) {
+    std::vector<std::string> a = {rc_test::ringcached_path(), "-l", "127.0.0.1", "-p",
+                                  std::to_string(port[i]), "--node-name", prefix_ + std::to_string(i),
+                                  "--gossip-port", std::to_string(gossip_[i]), "--replicas", "2",
+                                  "--gossip-suspicion-mult", "30"};
+    a.insert(a.end(), rc_ct::fast_timings().begin(), rc_ct::fast_timings().end());
+    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip_[0])});
+    d[i].reset(new rc_dt::Spawned(rc_dt::with_user(a)));
+  }
+  // Every node listens and sees all three alive on its ring.
+  bool formed() const {
+    return rc_ct::wait_for(
+        [&] {
+          for (int i = 0; i < n; i++) {
+            int fd = rc_dt::connect_tcp("127.0.0.1", port[i], 200);
+            if (fd < 0) return false;  // not listening yet
+            close(fd);
+            if (rc_ct::alive_on_ring(port[i]) != (size_t)n) return false;
+          }
+          return true;
+        },
+        10000);
+  }
+  int port[n];
+  std::unique_ptr<rc_dt::Spawned> d[n];
+
+ private:
+  std::string prefix_;
+  int gossip_[n];
+};
+
 // A node killed -9 and restarted on the same port before anyone declared
 // it dead: the ring never changed, so no rebalance would send it the keys
 // it lost. Its new boot (in its gossip metadata) tells the others it
 // restarted, and they send it every key it owns that they hold.
 TEST(ReplicaRestart, ANodeRestartedOnItsPortGetsItsKeysBackThoughNeverDeclaredDead) {
   if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
-  constexpr int n = 3;
-  int port[n], gossip[n];
-  for (int i = 0; i < n; i++) {
-    port[i] = rc_test::find_free_port();
-    gossip[i] = rc_test::find_free_port();
-  }
-  auto argv = [&](int i) {
-    std::vector<std::string> a = {rc_test::ringcached_path(), "-l", "127.0.0.1", "-p",
-                                  std::to_string(port[i]), "--node-name", "rs" + std::to_string(i),
-                                  "--gossip-port", std::to_string(gossip[i]), "--replicas", "2",
-                                  // Suspected for seconds, never dead here.
-                                  "--gossip-suspicion-mult", "30"};
-    a.insert(a.end(), rc_ct::fast_timings().begin(), rc_ct::fast_timings().end());
-    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip[0])});
-    return rc_dt::with_user(a);
-  };
-  std::unique_ptr<rc_dt::Spawned> d[n];
-  for (int i = 0; i < n; i++) d[i].reset(new rc_dt::Spawned(argv(i)));
-  auto all_on_ring = [&] {
-    for (int i = 0; i < n; i++) {
-      int fd = rc_dt::connect_tcp("127.0.0.1", port[i], 200);
-      if (fd < 0) return false;  // not listening yet
-      close(fd);
-      if (rc_ct::alive_on_ring(port[i]) != (size_t)n) return false;
-    }
-    return true;
-  };
-  ASSERT_TRUE(rc_ct::wait_for(all_on_ring, 10000));
+  FixedCluster cl("rs");
+  auto& d = cl.d;
+  auto& port = cl.port;
+  ASSERT_TRUE(cl.formed());
   constexpr int kKeys = 300;
   {
     Client c(port[0]);
@@ -382,8 +401,8 @@ TEST(ReplicaRestart, ANodeRestartedOnItsPortGetsItsKeysBackThoughNeverDeclaredDe
   long long dead0 = rc_ct::cluster_stat(port[0], "deaths");
   d[2]->signal(SIGKILL);
   ASSERT_GE(d[2]->wait_exit(5000), 0);
-  d[2].reset(new rc_dt::Spawned(argv(2)));
-  ASSERT_TRUE(rc_ct::wait_for(all_on_ring, 10000));
+  cl.start(2);
+  ASSERT_TRUE(cl.formed());
   std::string self = "127.0.0.1:" + std::to_string(port[2]);
   int owned = 0, missing = 0;
   std::string first;
@@ -416,33 +435,10 @@ TEST(ReplicaRestart, ANodeRestartedOnItsPortGetsItsKeysBackThoughNeverDeclaredDe
 // in text, meta and binary; a read then finds them there.
 TEST(ReplicaFailover, WritesToAKilledOwnerGoToTheNextOwnerBeforeItIsDeclaredDead) {
   if (rc_dt::testing_memcached()) GTEST_SKIP() << "needs a cluster";
-  constexpr int n = 3;
-  int port[n], gossip[n];
-  for (int i = 0; i < n; i++) {
-    port[i] = rc_test::find_free_port();
-    gossip[i] = rc_test::find_free_port();
-  }
-  std::unique_ptr<rc_dt::Spawned> d[n];
-  for (int i = 0; i < n; i++) {
-    std::vector<std::string> a = {rc_test::ringcached_path(), "-l", "127.0.0.1", "-p",
-                                  std::to_string(port[i]), "--node-name", "wf" + std::to_string(i),
-                                  "--gossip-port", std::to_string(gossip[i]), "--replicas", "2",
-                                  "--gossip-suspicion-mult", "30"};
-    a.insert(a.end(), rc_ct::fast_timings().begin(), rc_ct::fast_timings().end());
-    if (i > 0) a.insert(a.end(), {"--join", "127.0.0.1:" + std::to_string(gossip[0])});
-    d[i].reset(new rc_dt::Spawned(rc_dt::with_user(a)));
-  }
-  ASSERT_TRUE(rc_ct::wait_for(
-      [&] {
-        for (int i = 0; i < n; i++) {
-          int fd = rc_dt::connect_tcp("127.0.0.1", port[i], 200);
-          if (fd < 0) return false;
-          close(fd);
-          if (rc_ct::alive_on_ring(port[i]) != (size_t)n) return false;
-        }
-        return true;
-      },
-      10000));
+  FixedCluster cl("wf");
+  auto& d = cl.d;
+  auto& port = cl.port;
+  ASSERT_TRUE(cl.formed());
   std::string dead = "127.0.0.1:" + std::to_string(port[2]);
   std::vector<std::string> keys;  // first owner: node 2
   std::string second;
