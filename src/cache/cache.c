@@ -478,6 +478,18 @@ bool cache_add_unique_seq(struct item *it, uint64_t hash, uint64_t seq)
     return true;
 }
 
+enum cache_status cache_store_rebased(struct item *it, uint64_t cas,
+                                      uint64_t base)
+{
+    enum cache_status st = store_whole(it, CACHE_CAS, cas,
+                                       table_hash(item_key(it), it->nkey));
+
+    if (st == CACHE_STORED) {
+        cache_changed_from(it, base);
+    }
+    return st;
+}
+
 enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
                               uint64_t cas, uint64_t *stored_cas)
 {

@@ -147,6 +147,12 @@ enum cache_status cache_alloc(const char *key, size_t nkey, uint32_t cflags,
  * *stored_cas (if not NULL) is the CAS of what was stored. */
 enum cache_status cache_store(struct item *it, enum cache_store_mode mode,
                               uint64_t cas, uint64_t *stored_cas);
+/* A CAS store (on cas) whose result the change hook reports as computed
+ * from base, not from the item it replaced: another owner's state at
+ * base, written here anew (replica_adopt), reaches that owner as a
+ * result built on what it holds, refused if it has moved on since. */
+enum cache_status cache_store_rebased(struct item *it, uint64_t cas,
+                                      uint64_t base);
 
 /* incr/decr. The text protocol only fills incr and delta; the binary and
  * meta protocols can also check a CAS, create a missing key with an
@@ -289,9 +295,16 @@ enum cache_status cache_put_version(struct item *it, uint64_t version);
  * version base (cache_change): stored only if what is here is not newer
  * than base; else CACHE_EXISTS if it is this very version, and otherwise
  * CACHE_CONFLICT with its version in *have (a write the executor did not
- * see: storing this would lose it). base 0 is cache_put_version. */
+ * see: storing this would lose it; 0 if nothing is here). A result built
+ * on one refused here (cache_note_refused) is refused too, whatever is
+ * here: its base holds the same lost write. base 0 is cache_put_version. */
 enum cache_status cache_put_version_based(struct item *it, uint64_t version,
                                           uint64_t base, uint64_t *have);
+/* Remembers that the result at version of key was refused as a conflict
+ * (cache_put_version_based does so itself; the caller, for a refusal of
+ * its own). A fixed table, a version per slot of the key's hash: a later
+ * refusal in the same slot replaces it. Any thread. */
+void cache_note_refused(const char *key, size_t nkey, uint64_t version);
 /* Removes key if what is stored is older than version: CACHE_OK, else
  * CACHE_NOT_FOUND (absent) or CACHE_EXISTS (newer kept). */
 enum cache_status cache_delete_below(const char *key, size_t nkey,

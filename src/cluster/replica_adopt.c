@@ -10,8 +10,13 @@
  *     as read repair would;
  *   - older than v: ours would beat it everywhere, so its content is
  *     stored again here as a new write, if the key is still at v (a CAS
- *     on v), and the change hook sends that to every owner. The same for
- *     an owner that holds nothing (a deletion, then).
+ *     on v), and the change hook sends that to every owner as a result
+ *     built on the owner's version (cache_store_rebased): if the owner
+ *     took another write since it answered, it refuses this one as a
+ *     conflict and the adoption starts over from its newer state, rather
+ *     than a blind copy of the old answer undoing that write. The same
+ *     for an owner that holds nothing (a deletion, then; not based, see
+ *     doc/cluster.md).
  * Two nodes that refused each other's results therefore agree on one of
  * the two states without trading them back and forth: only the one whose
  * version is the higher writes again.
@@ -118,7 +123,7 @@ static void adopt_value(const struct adopt *a, const char *r, size_t n)
         }
     } else {
         hlc_observe(v.version);
-        if (cache_store(it, CACHE_CAS, a->version, NULL) == CACHE_STORED) {
+        if (cache_store_rebased(it, a->version, v.version) == CACHE_STORED) {
             replica_count_adopted();
         }
     }

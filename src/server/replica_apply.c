@@ -9,6 +9,7 @@
  * A copy with a base (a read-modify-write's result, see replica.h) that
  * finds a newer state than its base here, item or tombstone, is refused
  * with "CONFLICT <version here>": the sender takes this state instead.
+ * So is one built on a result refused here (cache_note_refused).
  */
 #include "server/replica_apply.h"
 
@@ -104,6 +105,7 @@ void replica_apply_on_value(struct conn *c, struct item *it, bool valid)
     if (base != 0 && floor > base && floor != version) {
         st = CACHE_CONFLICT;      /* deleted here after the base */
         have = floor;
+        cache_note_refused(item_key(it), it->nkey, version);
     } else if (floor >= version) {
         replica_count_applied(false);
         reply(c, "NOT_STORED");
@@ -114,6 +116,9 @@ void replica_apply_on_value(struct conn *c, struct item *it, bool valid)
     if (st == CACHE_CONFLICT) {
         char line[48];
 
+        if (have < floor) {
+            have = floor;         /* a chained refusal, deleted here */
+        }
         replica_count_conflict();
         snprintf(line, sizeof(line), "CONFLICT %" PRIu64, have);
         reply(c, line);

@@ -52,8 +52,9 @@ enum Outcome { OK, FAIL, UNKNOWN };
 
 struct Op {
   Kind kind;
-  std::string key, value;  // value: written, or read ("" a miss)
+  std::string key, value;  // value: written, read ("" a miss), or incr's reply
   long long invoke, complete;
+  int client;
   Outcome outcome;
 };
 
@@ -162,7 +163,11 @@ class Checker : public ::testing::Test {
       if (r == "NO CONNECTION") rc_test::sleep_ms(20);  // the node is down
       if (op.kind == SET && r == "STORED\r\n") op.outcome = OK;
       if (op.kind == DEL && (r == "DELETED\r\n" || r == "NOT_FOUND\r\n")) op.outcome = OK;
-      if (op.kind == INCR && !r.empty() && isdigit((unsigned char)r[0])) op.outcome = OK;
+      if (op.kind == INCR && !r.empty() && isdigit((unsigned char)r[0])) {
+        op.outcome = OK;
+        op.value = r.substr(0, r.find("\r\n"));
+      }
+      op.client = id;
       if (op.kind == INCR && r == "NOT_FOUND\r\n") op.outcome = FAIL;  // nothing changed
       if (r.rfind("SERVER_ERROR", 0) == 0 || r.rfind("CLIENT_ERROR", 0) == 0) rc_test::sleep_ms(5);
       if (op.kind == GET && r.size() >= 5 && r.compare(r.size() - 5, 5, "END\r\n") == 0) {
@@ -178,11 +183,13 @@ class Checker : public ::testing::Test {
   // a node no client goes through... or one that a client does.
   void Nemesis(unsigned seed, long long until, std::vector<std::string>* did) {
     std::mt19937 rng(seed);
+    long long t0 = rc_test::now_ms();
+    auto at = [&] { return " at " + std::to_string(rc_test::now_ms() - t0) + " ms"; };
     while (rc_test::now_ms() + 3000 < until) {
       rc_test::sleep_ms(500 + (int)(rng() % 1000));
       int victim = 1 + (int)(rng() % (kNodes - 1));
       if (rng() % 2 == 0) {
-        did->push_back("kill -9 node " + std::to_string(victim));
+        did->push_back("kill -9 node " + std::to_string(victim) + at());
         nodes_->node(victim)->signal(SIGKILL);
         nodes_->node(victim)->wait_exit(2000);
         rc_test::sleep_ms(800 + (int)(rng() % 800));
@@ -192,7 +199,7 @@ class Checker : public ::testing::Test {
           ports_[victim] = nodes_->node(victim)->port();
         }
       } else {
-        did->push_back("SIGSTOP node " + std::to_string(victim));
+        did->push_back("SIGSTOP node " + std::to_string(victim) + at());
         rc_dt::kill_one(nodes_->node(victim)->pid(), SIGSTOP);
         rc_test::sleep_ms(600 + (int)(rng() % 1200));
         rc_dt::kill_one(nodes_->node(victim)->pid(), SIGCONT);
@@ -200,6 +207,41 @@ class Checker : public ::testing::Test {
       // The next fault waits for the cluster to agree again.
       Agreed(10000);
     }
+  }
+
+  // What each node's replication did, for a failure's message.
+  std::string ReplicaStats() {
+    std::string out;
+    for (int i = 0; i < kNodes; i++) {
+      std::string st = Ask(i, "stats cluster\r\n", "END\r\n");
+      out += "\nnode " + std::to_string(i) + ":";
+      for (const char* name : {"replica_conflicts", "replica_adopted", "replica_older", "replica_send_failed",
+                               "rebalance_resyncs", "rebalance_keys_moved"}) {
+        size_t at = st.find(std::string("STAT ") + name + " ");
+        if (at != std::string::npos) out += " " + st.substr(at + 5, st.find("\r\n", at) - at - 5);
+      }
+    }
+    return out;
+  }
+
+  // Two acknowledged incrs that answered the same value were executed on
+  // the same base: where a counter came out short, when that happened.
+  static std::string DuplicateReplies(const std::vector<Op>& all, const std::string& key, long long start) {
+    std::map<std::string, std::vector<const Op*>> by_value;
+    for (auto& op : all)
+      if (op.kind == INCR && op.key == key && op.outcome == OK) by_value[op.value].push_back(&op);
+    std::string out;
+    int shown = 0, dups = 0;
+    for (auto& v : by_value) {
+      if (v.second.size() < 2) continue;
+      dups++;
+      if (shown++ >= 3) continue;
+      out += "; " + v.first + " answered to";
+      for (auto* op : v.second)
+        out += " client " + std::to_string(op->client) + " [" + std::to_string(op->invoke - start) + ", " +
+               std::to_string(op->complete - start) + "] ms";
+    }
+    return "; " + std::to_string(dups) + " values answered twice" + out;
   }
 
   std::unique_ptr<rc_ct::Nodes> nodes_;
@@ -214,7 +256,7 @@ TEST_F(Checker, NoAcknowledgedWriteIsLostUnderKillsAndPauses) {
   // Counters exist before the run: incr of a missing key changes nothing.
   for (int c = 0; c < kCounters; c++)
     ASSERT_EQ("STORED\r\n", Ask(0, "set ctr" + std::to_string(c) + " 0 0 1\r\n0\r\n", "\r\n"));
-  long long until = rc_test::now_ms() + seconds * 1000;
+  long long start = rc_test::now_ms(), until = start + seconds * 1000;
   std::vector<std::vector<Op>> logs(kClients);
   std::vector<std::string> faults;
   std::vector<std::thread> threads;
@@ -283,14 +325,15 @@ TEST_F(Checker, NoAcknowledgedWriteIsLostUnderKillsAndPauses) {
     std::string r = Ask(0, "get " + key + "\r\n", "END\r\n");
     size_t eol = r.find("\r\n");
     long long got = r.rfind("VALUE ", 0) == 0 ? atoll(r.c_str() + eol + 2) : -1;
-    if ((got < acked || got > acked + unknown) && counters_off++ == 0 && first.empty())
+    if ((got < acked || got > acked + unknown) && counters_off++ == 0 && first.empty()) {
       first = key + " = " + std::to_string(got) + ", acknowledged increments " + std::to_string(acked) +
-              ", unknown " + std::to_string(unknown);
+              ", unknown " + std::to_string(unknown) + DuplicateReplies(all, key, start);
+    }
   }
   EXPECT_EQ(0, phantom) << first;
   EXPECT_EQ(0, lost) << first << " (faults: " << fault_list << ")";
   if (env_num("RC_CHECKER_COUNTERS", 1) != 0) {
-    EXPECT_EQ(0, counters_off) << first << " (faults: " << fault_list << ")";
+    EXPECT_EQ(0, counters_off) << first << " (faults: " << fault_list << ")" << ReplicaStats();
   } else if (counters_off > 0) {
     printf("checker: counters off, not asserted (RC_CHECKER_COUNTERS=0): %s\n", first.c_str());
   }

@@ -347,6 +347,50 @@ TEST(CacheVersion, AResultOverAWriteItsBaseDidNotHaveIsAConflict)
     });
 }
 
+TEST(CacheVersion, AResultBuiltOnARefusedResultIsRefusedToo)
+{
+    isolate::run([] {
+        SetupCache();
+        /* This owner's copy moved on (base + 10) while a paused executor
+         * still held the one at base; resumed, it ran two incrs in a
+         * row, the second on its own first result (base + 100). */
+        uint64_t base = hlc_next();
+        ASSERT_EQ(Put("k", "5", base + 10), CACHE_STORED);
+        struct item *it = Make("k", "1");
+        uint64_t have = 0;
+        EXPECT_EQ(cache_put_version_based(it, base + 100, base, &have),
+                  CACHE_CONFLICT);
+        item_put(it);
+        /* Its base is above what is here, so the base alone would let it
+         * in and lose the write at base + 10 after all. */
+        it = Make("k", "2");
+        have = 0;
+        EXPECT_EQ(cache_put_version_based(it, base + 101, base + 100, &have),
+                  CACHE_CONFLICT);
+        EXPECT_EQ(have, base + 10);
+        item_put(it);
+        /* And the chain goes on: the next one is refused in turn. */
+        it = Make("k", "3");
+        EXPECT_EQ(cache_put_version_based(it, base + 102, base + 101, &have),
+                  CACHE_CONFLICT);
+        item_put(it);
+        EXPECT_EQ(Get("k").first, "5");
+        /* A result on a base this owner never refused is still stored
+         * (it missed that write: the executor's state is the newer). */
+        it = Make("k", "6");
+        EXPECT_EQ(cache_put_version_based(it, base + 201, base + 200, &have),
+                  CACHE_STORED);
+        item_put(it);
+        /* A refusal the caller made itself (a tombstone) chains too. */
+        cache_note_refused("d", 1, base + 300);
+        it = Make("d", "1");
+        EXPECT_EQ(cache_put_version_based(it, base + 301, base + 300, &have),
+                  CACHE_CONFLICT);
+        EXPECT_EQ(have, 0u);
+        item_put(it);
+    });
+}
+
 TEST(Tombstone, RemembersTheNewestDeleteUntilItExpires)
 {
     isolate::run([] {
